@@ -1,0 +1,659 @@
+"""config.toml: pydantic models, secrets from the environment, and errors that name the line.
+
+Every model forbids unknown keys, so a typo is an error rather than a silently ignored
+setting. `load_config` collects *every* problem, each as `file:line field.path: message`,
+because an operator fixing a config under time pressure should not have to re-run it once per
+mistake.
+
+Secrets: any string value may contain `${NAME}`; it is replaced by the environment variable
+NAME at load time, so a config can be shared without its tokens. The substituted values are
+kept in `Config.secrets` so that screens, logs and exports can scrub them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from warroom.model import parse_duration
+
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class SourceBase(StrictModel):
+    name: Identifier
+    """Short name, used by metrics (`source = "web"`) and on the health line."""
+    stale_after: Duration = 30.0
+    """A live source with no record for this long is shown stale and its alerts say no data."""
+    time_field: str = "ts"
+    """Record field holding the event time (epoch seconds or ms, or ISO 8601); else arrival."""
+
+    def describe(self) -> str:
+        """What this source connects to, fit to show: no credentials, no query string."""
+        return _redact_url(getattr(self, "url", "") or getattr(self, "path", ""))
+
+
+class WebSocketSourceConfig(SourceBase):
+    kind: Literal["websocket"]
+    url: str
+    """ws:// or wss:// address of the feed."""
+    headers: dict[str, str] = {}
+    """Sent with the handshake, e.g. Authorization = "Bearer ${FEED_TOKEN}"."""
+    records_path: str = ""
+    """Dotted path to the record (or list of records) inside each message; empty: the message."""
+    max_message_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    ping_interval: Duration = 20.0
+    ping_timeout: Duration = 20.0
+
+    @field_validator("url")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        return _check_url(value, ("ws", "wss"))
+
+
+class HttpSourceConfig(SourceBase):
+    kind: Literal["http"]
+    url: str
+    interval: Duration = 5.0
+    """Time between the start of one poll and the next."""
+    deadline: Duration = 10.0
+    """Overall limit for one poll, connect to last byte."""
+    headers: dict[str, str] = {}
+    params: dict[str, str] = {}
+    records_path: str = ""
+    """Dotted path to a list of records or one object inside the JSON body; empty: the body."""
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    verify_tls: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _check_url(value, ("http", "https"))
+
+
+class PrometheusSourceConfig(SourceBase):
+    kind: Literal["prometheus"]
+    url: str
+    """Base address of the Prometheus server, e.g. http://127.0.0.1:9090."""
+    queries: dict[Identifier, str]
+    """Record name -> PromQL; each sample becomes a record {query, value, labels..., ts}."""
+    interval: Duration = 15.0
+    deadline: Duration = 10.0
+    headers: dict[str, str] = {}
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    verify_tls: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _check_url(value, ("http", "https"))
+
+
+class FileSourceConfig(SourceBase):
+    kind: Literal["file"]
+    path: str
+    """The file to follow like `tail -F`; it may not exist yet."""
+    format: Literal["jsonl", "nginx", "regex"] = "jsonl"
+    """jsonl: one JSON object per line; nginx: combined access log; regex: `pattern`."""
+    pattern: str | None = None
+    """For format = "regex": a regular expression with named groups, one record per match."""
+    from_start: bool = False
+    """Read what the file already holds first (default: start at its end, like tail -F)."""
+    poll_interval: Duration = 0.25
+    max_line_bytes: int = Field(default=1024 * 1024, gt=0)
+
+    @model_validator(mode="after")
+    def _pattern_for_regex(self) -> FileSourceConfig:
+        if self.format == "regex":
+            if not self.pattern:
+                raise ValueError('format = "regex" needs a pattern with named groups')
+            try:
+                compiled = re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
+            if not compiled.groupindex:
+                raise ValueError("pattern has no named groups, e.g. (?P<status>\\d+)")
+        return self
+
+
+SourceConfig = Annotated[
+    Union[WebSocketSourceConfig, HttpSourceConfig, PrometheusSourceConfig, FileSourceConfig],
+    Field(discriminator="kind"),
+]
+
+# --------------------------------------------------------------------------- metrics
+
+Scalar = str | int | float | bool
+WHERE_OPERATORS = {"eq", "ne", "gt", "gte", "lt", "lte", "in", "prefix", "contains", "regex", "exists"}
+
+
+class MetricConfig(StrictModel):
+    name: Identifier
+    label: str = ""
+    """Shown on screen; defaults to the name."""
+    source: str | None = None
+    """Only records from this source; default: every source."""
+    where: dict[str, Scalar | list[Scalar] | dict[str, Any]] = {}
+    """Record filter, all must hold: field = value, field = [any of], or
+    field = { gte = 500 } with eq ne gt gte lt lte in prefix contains regex exists."""
+    kind: Literal["count", "sum", "last"] = "count"
+    """count: matching records; sum: of `field`; last: latest value of `field` (a gauge)."""
+    field: str | None = None
+    split_by: str | None = None
+    """Record field to break the metric down by, e.g. "channel" (derived from utm_source,
+    the referrer or a channel field)."""
+    unit: Literal["", "%", "ms", "s", "currency"] = ""
+
+    @field_validator("where")
+    @classmethod
+    def _operators(cls, where: dict[str, Any]) -> dict[str, Any]:
+        for name, cond in where.items():
+            if isinstance(cond, dict):
+                unknown = set(cond) - WHERE_OPERATORS
+                if unknown:
+                    raise ValueError(
+                        f"where.{name}: unknown operator {sorted(unknown)[0]!r}; "
+                        f"use one of {', '.join(sorted(WHERE_OPERATORS))}"
+                    )
+                if "regex" in cond:
+                    try:
+                        re.compile(str(cond["regex"]))
+                    except re.error as exc:
+                        raise ValueError(f"where.{name}.regex: {exc}") from None
+        return where
+
+    @model_validator(mode="after")
+    def _field_for_kind(self) -> MetricConfig:
+        if self.kind in ("sum", "last") and not self.field:
+            raise ValueError(f'kind = "{self.kind}" needs field = "<record field>"')
+        return self
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ")
+
+
+class RatioConfig(StrictModel):
+    name: Identifier
+    label: str = ""
+    numerator: str
+    denominator: str
+    window: Duration | None = None
+    """Compute over this trailing window; default: since launch (or since start)."""
+    unit: Literal["", "%"] = "%"
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ")
+
+
+class TargetConfig(StrictModel):
+    metric: str
+    value: float = Field(gt=0)
+    label: str = ""
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+class AlertRuleConfig(StrictModel):
+    name: Identifier
+    expr: str
+    """Condition over metrics, e.g. `error_rate > 0.05`; see README, Alerts."""
+    for_: Duration = Field(default=0.0, alias="for")
+    """How long the condition must hold before the alert fires."""
+    keep_firing_for: Duration = 0.0
+    """Keep firing this long after the condition clears, against flapping."""
+    severity: Literal["critical", "warning", "info"] = "warning"
+    summary: str = ""
+    """Shown with the alert; `{value}` is replaced by the current value."""
+    labels: dict[str, str] = {}
+    runbook: str = ""
+    """The planned response, shown with the alert."""
+
+
+# --------------------------------------------------------------------------- operations
+
+
+class ChecklistItemConfig(StrictModel):
+    title: str
+    owner: str = ""
+    """A role from [team] (lead, tech, content, ops, support) or a name."""
+    due: str | None = None
+    """Relative to launch: T-30m, T+2h, T0."""
+
+    @field_validator("due")
+    @classmethod
+    def _due(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_launch_offset(value)
+        return value
+
+
+class ChecklistPhaseConfig(StrictModel):
+    name: str
+    items: list[ChecklistItemConfig] = []
+
+
+class SlaConfig(StrictModel):
+    respond: Duration
+    resolve: Duration
+
+
+def _default_sla() -> dict[str, SlaConfig]:
+    return {
+        "urgent": SlaConfig(respond=15 * 60, resolve=2 * 3600),
+        "high": SlaConfig(respond=30 * 60, resolve=4 * 3600),
+        "normal": SlaConfig(respond=2 * 3600, resolve=24 * 3600),
+        "low": SlaConfig(respond=8 * 3600, resolve=72 * 3600),
+    }
+
+
+class TicketsConfig(StrictModel):
+    source: str | None = None
+    """Records from this source become tickets (upserted by id)."""
+    where: dict[str, Scalar | list[Scalar] | dict[str, Any]] = {}
+    """Only records matching this filter (same form as a metric's `where`)."""
+    id_field: str = "id"
+    sla: dict[Literal["urgent", "high", "normal", "low"], SlaConfig] = Field(
+        default_factory=_default_sla
+    )
+
+
+# --------------------------------------------------------------------------- layout
+
+
+class LaunchConfig(StrictModel):
+    name: str = "Launch"
+    at: datetime | None = None
+    """Launch time with its offset (2026-11-25T18:00:00+01:00); or press "launch now"."""
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the launch time with its UTC offset, e.g. +00:00")
+        return value
+
+
+class RoomConfig(StrictModel):
+    db: str = "warroom.db"
+    """SQLite file shared by every operator on this host (not on a network filesystem)."""
+    group_access: bool = False
+    """Let the file's group read and write the database, not only its owner."""
+    history_interval: Duration = 10.0
+    """Metric history resolution kept for the retrospective."""
+
+
+class TrafficPanelConfig(StrictModel):
+    metrics: list[str] = []
+    """Metric or ratio names, in order; default: every metric not in the conversion panel."""
+    chart: str | None = None
+    """Metric charted per second; default: the first metric."""
+    channels: str | None = None
+    """A split metric whose top labels are listed; default: the first split metric."""
+
+
+class ConversionPanelConfig(StrictModel):
+    metrics: list[str] = []
+    funnel: list[str] = []
+    """Metric names from the top of the funnel to the bottom, e.g. visits, registrations, orders."""
+
+
+class PanelsConfig(StrictModel):
+    traffic: TrafficPanelConfig = TrafficPanelConfig()
+    conversion: ConversionPanelConfig = ConversionPanelConfig()
+
+
+class UiConfig(StrictModel):
+    refresh_hz: float = Field(default=2.0, ge=0.5, le=10.0)
+    """Screen refreshes a second; each costs CPU and, over SSH, bytes."""
+    chart_window: Duration = 600.0
+    """Span of the traffic chart."""
+
+
+class Config(StrictModel):
+    launch: LaunchConfig = LaunchConfig()
+    room: RoomConfig = RoomConfig()
+    ui: UiConfig = UiConfig()
+    sources: list[SourceConfig] = []
+    metrics: list[MetricConfig] = []
+    ratios: list[RatioConfig] = []
+    targets: list[TargetConfig] = []
+    panels: PanelsConfig = PanelsConfig()
+    alerts: list[AlertRuleConfig] = []
+    team: dict[str, list[str]] = {}
+    checklist: list[ChecklistPhaseConfig] = []
+    tickets: TicketsConfig = TicketsConfig()
+
+    # Set by load_config, not by the file.
+    path: Path | None = Field(default=None, exclude=True)
+    secrets: tuple[str, ...] = Field(default=(), exclude=True)
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        _check_references(self)
+        return self
+
+    def metric_names(self) -> set[str]:
+        return {m.name for m in self.metrics} | {r.name for r in self.ratios}
+
+    def scrub(self, text: str) -> str:
+        """`text` with every secret from the environment replaced by ***."""
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+class _RefError(ValueError):
+    """A reference to something that does not exist, with the field path it came from."""
+
+    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def _check_references(config: Config) -> None:
+    source_names = [s.name for s in config.sources]
+    metric_names = [m.name for m in config.metrics]
+    known = set(metric_names) | {r.name for r in config.ratios}
+    problems: list[_RefError] = []
+    for kind, names in (("source", source_names), ("metric", metric_names + [r.name for r in config.ratios])):
+        seen: set[str] = set()
+        for index, name in enumerate(names):
+            if name in seen:
+                table = "sources" if kind == "source" else ("metrics" if index < len(metric_names) else "ratios")
+                pos = index if table != "ratios" else index - len(metric_names)
+                problems.append(_RefError((table, pos, "name"), f"duplicate {kind} name {name!r}"))
+            seen.add(name)
+    for index, metric in enumerate(config.metrics):
+        if metric.source is not None and metric.source not in source_names:
+            problems.append(_RefError(("metrics", index, "source"), _unknown("source", metric.source, source_names)))
+    for index, ratio in enumerate(config.ratios):
+        for side in ("numerator", "denominator"):
+            name = getattr(ratio, side)
+            if name not in metric_names:
+                problems.append(_RefError(("ratios", index, side), _unknown("metric", name, metric_names)))
+    for index, target in enumerate(config.targets):
+        if target.metric not in known:
+            problems.append(_RefError(("targets", index, "metric"), _unknown("metric", target.metric, sorted(known))))
+    panels = config.panels
+    refs = [("traffic", "metrics", i, n) for i, n in enumerate(panels.traffic.metrics)]
+    refs += [("traffic", "chart", None, panels.traffic.chart), ("traffic", "channels", None, panels.traffic.channels)]
+    refs += [("conversion", "metrics", i, n) for i, n in enumerate(panels.conversion.metrics)]
+    refs += [("conversion", "funnel", i, n) for i, n in enumerate(panels.conversion.funnel)]
+    for panel, key, index, name in refs:
+        if name is not None and name not in known:
+            loc = ("panels", panel, key) + ((index,) if index is not None else ())
+            problems.append(_RefError(loc, _unknown("metric", name, sorted(known))))
+    if config.tickets.source is not None and config.tickets.source not in source_names:
+        problems.append(_RefError(("tickets", "source"), _unknown("source", config.tickets.source, source_names)))
+    if problems:
+        raise _ReferenceProblems(problems)
+
+
+class _ReferenceProblems(ValueError):
+    def __init__(self, problems: list[_RefError]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    listed = ", ".join(known) if known else "none defined"
+    return f"unknown {kind} {name!r} (known: {listed})"
+
+
+def _check_url(value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ValueError(f"expected a {' or '.join(s + '://' for s in schemes)} address, got {value!r}")
+    return value
+
+
+def _redact_url(value: str) -> str:
+    parts = urlsplit(value)
+    if not parts.scheme:
+        return value
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+_OFFSET = re.compile(r"^T\s*(?:([+-])\s*(\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)?))?$")
+
+
+def parse_launch_offset(text: str) -> float:
+    """Seconds relative to launch from `T-30m`, `T+2h`, `T0`/`T`; ValueError otherwise."""
+    stripped = text.strip()
+    if stripped in ("T0", "T"):
+        return 0.0
+    match = _OFFSET.match(stripped)
+    if not match or not match.group(1):
+        raise ValueError(f"expected a time relative to launch such as T-30m or T+2h, got {text!r}")
+    seconds = parse_duration(match.group(2))
+    return -seconds if match.group(1) == "-" else seconds
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class ConfigError(Exception):
+    """A config that cannot be used. `problems` are lines of `file:line field: message`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _substitute_env(data: Any, loc: tuple[Any, ...], secrets: list[str], missing: list[tuple]) -> Any:
+    if isinstance(data, dict):
+        return {k: _substitute_env(v, loc + (k,), secrets, missing) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_substitute_env(v, loc + (i,), secrets, missing) for i, v in enumerate(data)]
+    if isinstance(data, str) and "${" in data:
+
+        def replace(match: re.Match[str]) -> str:
+            value = os.environ.get(match.group(1))
+            if value is None:
+                missing.append((loc, f"environment variable {match.group(1)} is not set"))
+                return ""
+            secrets.append(value)
+            return value
+
+        return _ENV.sub(replace, data)
+    return data
+
+
+def find_config(explicit: str | Path | None = None) -> Path | None:
+    """The config file to use: the one given, ./config.toml, then the user config directory."""
+    if explicit is not None:
+        return Path(explicit)
+    candidates = [Path("config.toml")]
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    candidates.append(Path(xdg) / "warroom" / "config.toml")
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, substitute and validate a config file; ConfigError lists every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: str | Path = "config.toml") -> Config:
+    """Validate config text; `path` is only used in messages and for relative paths."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        where = f"{path}:{line.group(1)}" if line else str(path)
+        raise ConfigError([f"{where}: not valid TOML: {exc}"]) from None
+    secrets: list[str] = []
+    missing: list[tuple] = []
+    data = _substitute_env(raw, (), secrets, missing)
+    problems = [_format(path, text, loc, message) for loc, message in missing]
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            for loc, message in _error_locations(error):
+                problems.append(_format(path, text, loc, message))
+        raise ConfigError(_dedupe(problems)) from None
+    if problems:
+        raise ConfigError(problems)
+    return config.model_copy(update={"path": path, "secrets": tuple(secrets)})
+
+
+def _error_locations(error: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    ctx = error.get("ctx") or {}
+    cause = ctx.get("error")
+    loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+    if isinstance(cause, _ReferenceProblems):
+        # The cross-reference check reports all its problems as one pydantic error.
+        return [(loc + problem.loc, str(problem)) for problem in cause.problems]
+    message = str(cause) if isinstance(cause, Exception) else error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if error["type"] == "extra_forbidden":
+        message = "unknown setting (check the spelling)"
+    elif error["type"] == "missing":
+        message = "required setting is missing"
+    elif error["type"] == "union_tag_invalid":
+        message = "kind must be one of websocket, http, prometheus, file"
+    return [(loc, message)]
+
+
+def _is_union_tag(part: Any) -> bool:
+    return part in ("websocket", "http", "prometheus", "file")
+
+
+def _dedupe(problems: list[str]) -> list[str]:
+    return list(dict.fromkeys(problems))
+
+
+def _format(path: Path, text: str, loc: tuple[Any, ...], message: str) -> str:
+    line = locate(text, loc)
+    dotted = _dotted(loc)
+    where = f"{path}:{line}" if line else str(path)
+    return f"{where} {dotted}: {message}" if dotted else f"{where}: {message}"
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
+
+
+def locate(text: str, loc: tuple[Any, ...]) -> int | None:
+    """Best-effort line number (1-based) of the TOML element at `loc`.
+
+    TOML parsers do not report positions, so we follow the path through the text: an index
+    into an array of tables finds the Nth `[[name]]` header, a key finds `key =` inside the
+    current table. When a part cannot be found we answer the deepest line found so far.
+    """
+    lines = text.splitlines()
+    start, end = 0, len(lines)  # the current search region
+    table = ""  # dotted name of the table the region belongs to
+    found: int | None = None
+    parts = list(loc)
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        if isinstance(part, str):
+            name = f"{table}.{part}" if table else part
+            nxt = parts[i + 1] if i + 1 < len(parts) else None
+            if isinstance(nxt, int):
+                # An array of tables [[name]]: find the nxt-th header.
+                headers = [n for n in range(start, end) if _header_name(lines[n]) == (name, True)]
+                if nxt < len(headers):
+                    start = headers[nxt]
+                    found = start + 1
+                    end = _region_end(lines, start + 1, end)
+                    table = name
+                    i += 2
+                    continue
+            header = next((n for n in range(start, end) if _header_name(lines[n]) == (name, False)), None)
+            if header is not None:
+                found = header + 1
+                start, end = header, _region_end(lines, header + 1, end)
+                table = name
+                i += 1
+                continue
+            if any((_header_name(lines[n]) or ("", False))[0].startswith(name + ".") for n in range(start, end)):
+                table = name  # only sub-tables such as [panels.traffic] are written out
+                i += 1
+                continue
+            key = re.compile(rf"^\s*[\"']?{re.escape(str(part))}[\"']?\s*=")
+            body_end = _region_end(lines, start + 1 if found else start, end)
+            hit = next((n for n in range(start, body_end) if key.match(lines[n])), None)
+            if hit is None:
+                return found
+            return hit + 1
+        i += 1
+    return found
+
+
+def _header_name(line: str) -> tuple[str, bool] | None:
+    match = _HEADER.match(line)
+    if not match:
+        return None
+    return match.group(1).replace(" ", ""), line.lstrip().startswith("[[")
+
+
+def _region_end(lines: list[str], start: int, end: int) -> int:
+    for n in range(start, end):
+        if _header_name(lines[n]) is not None:
+            return n
+    return end
+
+
+def launch_time_utc(config: Config) -> float | None:
+    """The configured launch as epoch seconds, or None when it is set by "launch now"."""
+    at = config.launch.at
+    return at.astimezone(timezone.utc).timestamp() if at else None
