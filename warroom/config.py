@@ -235,6 +235,17 @@ class AlertRuleConfig(StrictModel):
     runbook: str = ""
     """The planned response, shown with the alert."""
 
+    @field_validator("expr")
+    @classmethod
+    def _parse_expr(cls, value: str) -> str:
+        from warroom.expr import ExprError, parse  # here: expr must not import config at load
+
+        try:
+            parse(value)
+        except ExprError as exc:
+            raise ValueError(exc.describe(value)) from None
+        return value
+
 
 # --------------------------------------------------------------------------- operations
 
@@ -381,7 +392,7 @@ class _RefError(ValueError):
 def _check_references(config: Config) -> None:
     source_names = [s.name for s in config.sources]
     metric_names = [m.name for m in config.metrics]
-    known = set(metric_names) | {r.name for r in config.ratios}
+    known = metric_names + [r.name for r in config.ratios]
     problems: list[_RefError] = []
     for kind, names in (("source", source_names), ("metric", metric_names + [r.name for r in config.ratios])):
         seen: set[str] = set()
@@ -401,7 +412,7 @@ def _check_references(config: Config) -> None:
                 problems.append(_RefError(("ratios", index, side), _unknown("metric", name, metric_names)))
     for index, target in enumerate(config.targets):
         if target.metric not in known:
-            problems.append(_RefError(("targets", index, "metric"), _unknown("metric", target.metric, sorted(known))))
+            problems.append(_RefError(("targets", index, "metric"), _unknown("metric", target.metric, known)))
     panels = config.panels
     refs = [("traffic", "metrics", i, n) for i, n in enumerate(panels.traffic.metrics)]
     refs += [("traffic", "chart", None, panels.traffic.chart), ("traffic", "channels", None, panels.traffic.channels)]
@@ -410,7 +421,7 @@ def _check_references(config: Config) -> None:
     for panel, key, index, name in refs:
         if name is not None and name not in known:
             loc = ("panels", panel, key) + ((index,) if index is not None else ())
-            problems.append(_RefError(loc, _unknown("metric", name, sorted(known))))
+            problems.append(_RefError(loc, _unknown("metric", name, known)))
     if config.tickets.source is not None and config.tickets.source not in source_names:
         problems.append(_RefError(("tickets", "source"), _unknown("source", config.tickets.source, source_names)))
     if problems:
@@ -557,7 +568,8 @@ def _error_locations(error: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]
         message = "unknown setting (check the spelling)"
     elif error["type"] == "missing":
         message = "required setting is missing"
-    elif error["type"] == "union_tag_invalid":
+    elif error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        loc = loc + ("kind",)
         message = "kind must be one of websocket, http, prometheus, file"
     return [(loc, message)]
 
@@ -657,3 +669,29 @@ def launch_time_utc(config: Config) -> float | None:
     """The configured launch as epoch seconds, or None when it is set by "launch now"."""
     at = config.launch.at
     return at.astimezone(timezone.utc).timestamp() if at else None
+
+
+def resolve_panels(config: Config) -> tuple[TrafficPanelConfig, ConversionPanelConfig]:
+    """The panels' contents with defaults filled in from the metrics that exist.
+
+    Conversion gets what it names (or, by default, sum metrics and the funnel's steps);
+    traffic gets what it names or everything else, so no configured metric is hidden.
+    """
+    conversion = config.panels.conversion
+    conv_metrics = list(conversion.metrics) or [
+        m.name for m in config.metrics if m.kind == "sum" or m.name in conversion.funnel[1:]
+    ]
+    traffic = config.panels.traffic
+    shown = set(conv_metrics)
+    traffic_metrics = list(traffic.metrics) or [
+        name for name in [m.name for m in config.metrics] + [r.name for r in config.ratios]
+        if name not in shown
+    ]
+    chart = traffic.chart or next(
+        (n for n in traffic_metrics if n in {m.name for m in config.metrics}), None
+    )
+    channels = traffic.channels or next((m.name for m in config.metrics if m.split_by), None)
+    return (
+        TrafficPanelConfig(metrics=traffic_metrics, chart=chart, channels=channels),
+        ConversionPanelConfig(metrics=conv_metrics, funnel=list(conversion.funnel)),
+    )

@@ -1,0 +1,138 @@
+"""Config validation: every problem reported with file, line and field; secrets from env."""
+
+from pathlib import Path
+
+import pytest
+
+from warroom.cli import main
+from warroom.config import ConfigError, load_config, locate, parse_config, resolve_panels
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MINIMAL = """
+[[sources]]
+name = "web"
+kind = "file"
+path = "/tmp/access.log"
+format = "nginx"
+
+[[metrics]]
+name = "visits"
+source = "web"
+"""
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "room.toml")
+    return caught.value.problems
+
+
+def test_example_config_is_valid(monkeypatch):
+    monkeypatch.setenv("EVENTS_TOKEN", "t0k3n")
+    config = load_config(ROOT / "config.toml")
+    assert {s.name for s in config.sources} == {"web", "events", "stats"}
+    assert config.secrets == ("t0k3n",)
+    traffic, conversion = resolve_panels(config)
+    assert traffic.chart == "visits" and conversion.funnel[-1] == "orders"
+
+
+def test_every_problem_has_file_line_and_field():
+    text = MINIMAL + """
+[[sources]]
+name = "feed"
+kind = "websocket"
+url = "http://wrong-scheme"
+colour = "blue"
+"""
+    problems = problems_of(text)
+    assert "room.toml:15 sources[1].url: expected a ws:// or wss:// address" in problems[0]
+    assert problems[1] == "room.toml:16 sources[1].colour: unknown setting (check the spelling)"
+
+
+def test_references_to_unknown_names_are_located():
+    text = MINIMAL + """
+[[ratios]]
+name = "conv"
+numerator = "orders"
+denominator = "visits"
+
+[panels.traffic]
+metrics = ["visits", "nope"]
+"""
+    problems = problems_of(text)
+    assert problems == [
+        "room.toml:14 ratios[0].numerator: unknown metric 'orders' (known: visits)",
+        "room.toml:18 panels.traffic.metrics[1]: unknown metric 'nope' (known: visits, conv)",
+    ]
+
+
+def test_toml_syntax_error_names_the_line():
+    (problem,) = problems_of('[launch]\nname = "x"\nat = \n')
+    assert problem.startswith("room.toml:3: not valid TOML")
+
+
+def test_bad_kind_duration_and_regex():
+    problems = problems_of("""
+[[sources]]
+name = "x"
+kind = "carrier-pigeon"
+
+[[sources]]
+name = "y"
+kind = "file"
+path = "/tmp/y"
+stale_after = "soon"
+format = "regex"
+pattern = "(unclosed"
+""")
+    assert any("sources[0].kind" in p and "websocket, http, prometheus, file" in p for p in problems)
+    assert any(p.startswith("room.toml:10 sources[1].stale_after") and "duration" in p for p in problems)
+
+
+def test_secret_from_environment_is_required_and_scrubbed(monkeypatch):
+    text = """
+[[sources]]
+name = "feed"
+kind = "websocket"
+url = "ws://127.0.0.1:9/feed"
+headers = { Authorization = "Bearer ${FEED_TOKEN}" }
+"""
+    monkeypatch.delenv("FEED_TOKEN", raising=False)
+    assert problems_of(text) == [
+        "room.toml:6 sources[0].headers.Authorization: environment variable FEED_TOKEN is not set"
+    ]
+    monkeypatch.setenv("FEED_TOKEN", "s3cret")
+    config = parse_config(text)
+    assert config.sources[0].headers["Authorization"] == "Bearer s3cret"
+    assert config.scrub("header was Bearer s3cret") == "header was Bearer ***"
+
+
+def test_check_command_exit_codes(tmp_path, capsys):
+    good = tmp_path / "good.toml"
+    good.write_text(MINIMAL)
+    assert main(["check", "--config", str(good)]) == 0
+    assert "web          file       /tmp/access.log" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(MINIMAL.replace('source = "web"', 'source = "wbe"'))
+    assert main(["check", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:10 metrics[0].source: unknown source 'wbe'" in err
+    assert "Traceback" not in err
+    assert main(["check", "--config", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_secrets_do_not_appear_in_describe():
+    config = parse_config("""
+[[sources]]
+name = "poll"
+kind = "http"
+url = "https://user:pw@example.com/stats?token=abc"
+""")
+    assert config.sources[0].describe() == "https://example.com/stats"
+
+
+def test_locate_finds_nested_tables():
+    text = "[ui]\nrefresh_hz = 2\n\n[panels.traffic]\nchart = 'x'\n"
+    assert locate(text, ("ui", "refresh_hz")) == 2
+    assert locate(text, ("panels", "traffic", "chart")) == 5

@@ -1,0 +1,102 @@
+"""The Textual app: layout, key bindings, and the refresh tick that renders engine state.
+
+The engine runs as a worker in the app's event loop; the app never computes metrics itself.
+On each tick (config `ui.refresh_hz`, 2 Hz by default) it asks only the visible panels to
+re-render, and panels only send output when their text changed: frame rate and panel
+height are what a dashboard costs in CPU and, over SSH, in bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from warroom.config import Config, resolve_panels
+from warroom.engine import Engine
+from warroom.widgets.conversion import ConversionPanel
+from warroom.widgets.header import LaunchHeader
+from warroom.widgets.sources import SourcesPanel
+from warroom.widgets.traffic import TrafficPanel
+
+log = logging.getLogger(__name__)
+
+
+class WarroomApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "warroom"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "toggle_keys", "Keys", id="keys"),
+        Binding("1", "show_tab('live')", "Live", id="tab.live"),
+    ]
+
+    def __init__(self, config: Config, engine: Engine, operator: str) -> None:
+        super().__init__()
+        self.config = config
+        self.engine = engine
+        self.operator = operator
+        self.traffic_layout, self.conversion_layout = resolve_panels(config)
+
+    def compose(self) -> ComposeResult:
+        yield LaunchHeader(self.config.launch.name, self.operator, id="header")
+        with TabbedContent(initial="live"):
+            with TabPane("Live", id="live"):
+                with Container(id="live-grid"):
+                    yield TrafficPanel(
+                        self.traffic_layout,
+                        self.config.ui.chart_window,
+                        converted=self._converted_by_channel(),
+                        id="traffic",
+                    )
+                    yield ConversionPanel(self.conversion_layout, id="conversion")
+                    yield SourcesPanel(id="sources")
+        yield Footer()
+
+    def _converted_by_channel(self) -> str | None:
+        """The funnel's last step, when it is split the same way as the channel metric."""
+        channels = self.traffic_layout.channels
+        funnel = self.conversion_layout.funnel
+        if not channels or not funnel:
+            return None
+        split = {m.name: m.split_by for m in self.config.metrics}
+        last = funnel[-1]
+        return last if last != channels and split.get(last) and split.get(last) == split.get(channels) else None
+
+    def on_mount(self) -> None:
+        self.run_worker(self.engine.run(), name="engine", exit_on_error=False)
+        self.set_interval(1.0 / self.config.ui.refresh_hz, self.refresh_view)
+        self.call_after_refresh(self.refresh_view)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Worker failures land here, in one place, and are shown rather than lost."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            log.error("worker %s failed: %r", event.worker.name, error)
+            self.notify(f"{event.worker.name} failed: {error!r}", severity="error", markup=False)
+
+    def refresh_view(self) -> None:
+        engine = self.engine
+        now = engine.clock()
+        self.query_one(LaunchHeader).refresh_from(now, engine.launch_at)
+        if self.query_one(TabbedContent).active == "live":
+            metrics = engine.metrics
+            self.query_one(TrafficPanel).refresh_from(metrics)
+            self.query_one(ConversionPanel).refresh_from(metrics, now)
+            rejects = {s.name: engine.rejects(s.name) for s in engine.sources}
+            self.query_one(SourcesPanel).refresh_from(engine.health(), rejects, now)
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self.refresh_view()
+
+    def action_toggle_keys(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()

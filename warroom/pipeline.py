@@ -1,0 +1,309 @@
+"""Records -> metric points (and ticket records), pure and per batch.
+
+The pipeline is the only code that runs per record, so it is built for that: each metric's
+`where` filter is compiled once into a list of small predicates, the record time is read
+once per record, and the points of a batch are pre-aggregated per (metric, second, label)
+before they reach the metric rings, so a burst of a thousand records in one second costs
+one ring update per metric, not a thousand.
+
+A record that cannot be used (a timestamp from the far future, a non-numeric value for a
+`sum` metric) is counted per source in `rejects`, never raised: one bad line in a log must
+not stop a launch-day dashboard.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from warroom.config import Config, MetricConfig
+from warroom.metrics import MetricsStore
+from warroom.model import Record
+
+Predicate = Callable[[Record], bool]
+
+# A record time further ahead of the clock than this is not trusted: it is counted and the
+# record is placed at its arrival time instead (a producer with a wrong clock must not push
+# points into seconds the rings have not reached yet).
+MAX_FUTURE_SKEW = 60.0
+MAX_LABEL_LENGTH = 40
+
+SEARCH_HOSTS = ("google.", "bing.", "duckduckgo.", "yahoo.", "baidu.", "yandex.", "ecosia.")
+SOCIAL_HOSTS = (
+    "facebook.", "fb.", "instagram.", "twitter.", "t.co", "x.com", "tiktok.", "linkedin.",
+    "reddit.", "youtube.", "pinterest.", "weibo.", "threads.", "snapchat.",
+)
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def to_number(value: Any) -> float | None:
+    """A finite float from an int, float or numeric string; None otherwise (bools too)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            return None
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def record_time(value: Any) -> float | None:
+    """Epoch seconds from epoch seconds, epoch milliseconds or an ISO 8601 string."""
+    number = to_number(value)
+    if number is not None:
+        return number / 1000.0 if number > 1e11 else number
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            return None  # a time without an offset could be anywhere: do not guess
+        return parsed.timestamp()
+    return None
+
+
+def derive_channel(record: Record) -> str:
+    """Where a visit came from: its own channel, a utm_source, the referrer, or direct."""
+    channel = record.get("channel")
+    if channel:
+        return _label(channel)
+    target = record.get("path") or record.get("url") or ""
+    if isinstance(target, str) and "utm_source=" in target:
+        values = parse_qs(target.partition("?")[2]).get("utm_source")
+        if values and values[0]:
+            return _label(values[0].lower())
+    referrer = record.get("referer") or record.get("referrer")
+    if isinstance(referrer, str) and referrer not in ("", "-"):
+        try:
+            host = (urlsplit(referrer).hostname or "").lower()
+        except ValueError:  # e.g. an invalid IPv6 literal in a hostile referrer
+            host = ""
+        dotted = "." + host
+        if any(("." + name) in dotted for name in SEARCH_HOSTS):
+            return "search"
+        if any(("." + name) in dotted for name in SOCIAL_HOSTS):
+            return "social"
+        if host:
+            return _label(host.removeprefix("www."))
+    return "direct"
+
+
+def _label(value: Any) -> str:
+    text = str(value)
+    return text[:MAX_LABEL_LENGTH] if len(text) > MAX_LABEL_LENGTH else text
+
+
+def label_of(record: Record, split_by: str) -> str:
+    if split_by == "channel":
+        return derive_channel(record)
+    value = record.get(split_by)
+    return "unknown" if value is None or value == "" else _label(value)
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def compile_where(where: dict[str, Any]) -> Predicate:
+    """One predicate for a metric's `where` table: every condition must hold."""
+    checks = [_compile_condition(field, cond) for field, cond in where.items()]
+    if not checks:
+        return lambda record: True
+    if len(checks) == 1:
+        return checks[0]
+    return lambda record: all(check(record) for check in checks)
+
+
+def _compile_condition(field: str, cond: Any) -> Predicate:
+    if isinstance(cond, list):
+        return _compile_op(field, "in", cond)
+    if isinstance(cond, dict):
+        parts = [_compile_op(field, op, arg) for op, arg in cond.items()]
+        return parts[0] if len(parts) == 1 else (lambda record: all(p(record) for p in parts))
+    return _compile_op(field, "eq", cond)
+
+
+def _equals(actual: Any, expected: Any) -> bool:
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return actual is expected  # true == 1 in Python, but not in a filter
+    if actual == expected:
+        return True
+    # "500" in a log record against 500 in the config (or the other way round).
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        number = to_number(actual)
+        return number is not None and number == expected
+    if isinstance(expected, str) and isinstance(actual, (int, float)) and not isinstance(actual, bool):
+        return str(actual) == expected
+    return False
+
+
+def _compile_op(field: str, op: str, arg: Any) -> Predicate:
+    get = _getter(field)
+    if op == "eq":
+        if isinstance(arg, str):
+            return lambda r: (v := get(r)) == arg or (v is not None and _equals(v, arg))
+        return lambda r: _equals(get(r), arg)
+    if op == "ne":
+        return lambda r: not _equals(get(r), arg)
+    if op == "in":
+        options = list(arg) if isinstance(arg, (list, tuple)) else [arg]
+        exact = frozenset(o for o in options if isinstance(o, str))
+
+        def is_in(record: Record) -> bool:
+            value = get(record)
+            if isinstance(value, str) and value in exact:
+                return True
+            return any(_equals(value, option) for option in options)
+
+        return is_in
+    if op in ("gt", "gte", "lt", "lte"):
+        bound = to_number(arg)
+        if bound is None:
+            return lambda r: False
+        compare = {
+            "gt": lambda v: v > bound,
+            "gte": lambda v: v >= bound,
+            "lt": lambda v: v < bound,
+            "lte": lambda v: v <= bound,
+        }[op]
+        return lambda r: (v := to_number(get(r))) is not None and compare(v)
+    if op == "prefix":
+        text = str(arg)
+        return lambda r: isinstance(v := get(r), str) and v.startswith(text)
+    if op == "contains":
+        text = str(arg)
+        return lambda r: isinstance(v := get(r), str) and text in v
+    if op == "regex":
+        pattern = re.compile(str(arg))
+        return lambda r: isinstance(v := get(r), str) and pattern.search(v) is not None
+    if op == "exists":
+        wanted = bool(arg)
+        return lambda r: (get(r) is not None) is wanted
+    raise ValueError(f"unknown operator {op!r}")  # config validation rejects these first
+
+
+def _getter(field: str) -> Callable[[Record], Any]:
+    """Field access; a dotted name walks nested objects (`user.country`)."""
+    if "." not in field:
+        return lambda record: record.get(field)
+    parts = field.split(".")
+
+    def get(record: Record) -> Any:
+        value: Any = record
+        for part in parts:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+    return get
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+class _CompiledMetric:
+    __slots__ = ("name", "kind", "matches", "value_of", "split_by")
+
+    def __init__(self, config: MetricConfig) -> None:
+        self.name = config.name
+        self.kind = config.kind
+        self.matches = compile_where(config.where)
+        self.value_of = _getter(config.field) if config.field else None
+        self.split_by = config.split_by
+
+
+class Pipeline:
+    """Folds batches of records from named sources into a MetricsStore."""
+
+    def __init__(
+        self,
+        config: Config,
+        metrics: MetricsStore,
+        on_tickets: Callable[[str, list[Record]], None] | None = None,
+    ) -> None:
+        self.metrics = metrics
+        self.on_tickets = on_tickets
+        self.time_fields = {s.name: s.time_field for s in config.sources}
+        compiled = [_CompiledMetric(m) for m in config.metrics]
+        self._for_all = [c for c, m in zip(compiled, config.metrics) if m.source is None]
+        self._by_source: dict[str, list[_CompiledMetric]] = defaultdict(list)
+        for c, m in zip(compiled, config.metrics):
+            if m.source is not None:
+                self._by_source[m.source].append(c)
+        tickets = config.tickets
+        self._ticket_source = tickets.source
+        self._is_ticket = compile_where(tickets.where)
+        self.rejects: dict[str, Counter[str]] = defaultdict(Counter)
+        self.records_in: Counter[str] = Counter()
+
+    def _metrics_for(self, source: str) -> list[_CompiledMetric]:
+        specific = self._by_source.get(source)
+        return specific + self._for_all if specific else self._for_all
+
+    def ingest(self, source: str, records: list[Record], arrival: float) -> None:
+        """Fold one batch; `arrival` is the clock's time when the batch was received."""
+        self.records_in[source] += len(records)
+        metrics = self._metrics_for(source)
+        time_field = self.time_fields.get(source, "ts")
+        rejects = self.rejects[source]
+        latest_allowed = arrival + MAX_FUTURE_SKEW
+        # (metric, second, label) -> [total, count, last, ts]
+        groups: dict[tuple[str, int, str | None], list[float]] = {}
+        tickets: list[Record] = []
+        ticket_source = source == self._ticket_source
+        for record in records:
+            raw_time = record.get(time_field)
+            ts = arrival if raw_time is None else record_time(raw_time)
+            if ts is None:
+                rejects["bad_time"] += 1
+                ts = arrival
+            elif ts > latest_allowed:
+                rejects["future_time"] += 1
+                ts = arrival
+            if ticket_source and self._is_ticket(record):
+                tickets.append(record)
+            for metric in metrics:
+                if not metric.matches(record):
+                    continue
+                if metric.value_of is None:
+                    value = 1.0
+                else:
+                    value = to_number(metric.value_of(record))
+                    if value is None:
+                        if metric.value_of(record) is not None:
+                            rejects["bad_value"] += 1
+                        continue
+                label = label_of(record, metric.split_by) if metric.split_by else None
+                key = (metric.name, int(ts), label)
+                group = groups.get(key)
+                if group is None:
+                    groups[key] = [value, 1, value, ts]
+                else:
+                    group[0] += value
+                    group[1] += 1
+                    if ts >= group[3]:
+                        group[2], group[3] = value, ts
+        add = self.metrics.add
+        for (name, _second, label), (total, count, last, ts) in groups.items():
+            add(name, ts, total, int(count), last, label, now=arrival)
+        if tickets and self.on_tickets is not None:
+            self.on_tickets(source, tickets)
+
+    def reject_count(self, source: str) -> int:
+        return sum(self.rejects[source].values()) if source in self.rejects else 0

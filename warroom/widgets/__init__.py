@@ -1,0 +1,1 @@
+"""Textual widgets, one panel per file. They render engine state; they compute nothing."""

@@ -1,0 +1,63 @@
+"""Conversion: business metrics, the funnel with its drop-off, and progress to targets."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from warroom import format as fmt
+from warroom.config import ConversionPanelConfig
+from warroom.metrics import MetricsStore
+from warroom.textsafe import clean
+from warroom.widgets.panel import Panel, metric_line
+
+
+class ConversionPanel(Panel):
+    def __init__(self, layout: ConversionPanelConfig, **kwargs) -> None:
+        super().__init__("Conversion", **kwargs)
+        self.layout = layout
+
+    def refresh_from(self, metrics: MetricsStore, now: float) -> None:
+        width = self.inner_width
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for name in self.layout.metrics:
+            metric_line(text, metrics, name, width)
+        if self.layout.funnel:
+            self._funnel(text, metrics, width)
+        targets = metrics.targets()
+        if targets:
+            text.append("Targets\n", style="bold underline")
+            for status in targets:
+                self._target(text, status, width, now)
+        self.show(text)
+
+    def _funnel(self, text: Text, metrics: MetricsStore, width: int) -> None:
+        text.append("Funnel  step · of previous\n", style="bold underline")
+        steps = [(name, metrics.value(name)) for name in self.layout.funnel]
+        top = steps[0][1] or 0.0
+        previous: float | None = None
+        bar_width = max(4, width - 33)
+        for name, value in steps:
+            text.append(f"{clean(metrics.title(name), limit=12):<12} {fmt.compact(value):>7} ")
+            text.append(fmt.bar((value or 0) / top if top else None, bar_width), style="magenta")
+            step = (value or 0) / previous if previous else None
+            text.append(f" {fmt.percent(step) if previous is not None else '':>6}")
+            text.append("\n")
+            previous = value or 0.0
+
+    @staticmethod
+    def _target(text: Text, status, width: int, now: float) -> None:
+        label = clean(status.label, limit=12)
+        figures = f"{fmt.compact(status.actual)}/{fmt.compact(status.target)}"
+        if status.reached:
+            eta, style = "reached", "bold green"
+        elif status.eta_seconds is None:
+            eta, style = "stalled", "yellow"
+        else:
+            eta = f"{fmt.ago(status.eta_seconds)} @{fmt.clock_time(now + status.eta_seconds)}"
+            style = "default"
+        bar_width = max(4, width - 12 - len(figures) - 6 - len(eta) - 4)
+        text.append(f"{label:<12} {figures} ")
+        text.append(fmt.bar(status.progress, bar_width), style="green" if status.reached else "blue")
+        text.append(f" {fmt.percent(min(status.progress, 9.99), 0):>4} ")
+        text.append(eta, style=style)
+        text.append("\n")

@@ -1,0 +1,59 @@
+"""The base of every live panel: a bordered Static re-rendered on the app's refresh tick.
+
+Panels build a `rich.text.Text` by appending plain strings (never markup), and only call
+`update` when the text changed, so an idle dashboard sends no bytes to the terminal.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from warroom import format as fmt
+from warroom.metrics import MetricsStore
+from warroom.textsafe import clean
+
+
+class Panel(Static):
+    """A bordered panel whose content is replaced wholesale on each refresh."""
+
+    DEFAULT_CSS = """
+    Panel {
+        border: round $primary-darken-1;
+        border-title-color: $text;
+        border-title-style: bold;
+        padding: 0 1;
+        height: 1fr;
+    }
+    """
+
+    def __init__(self, title: str, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self.border_title = title
+        self._shown: Text | None = None
+
+    @property
+    def inner_width(self) -> int:
+        """Columns available for content (at least 20 so a hidden panel still renders)."""
+        return max(20, self.content_size.width)
+
+    def show(self, text: Text) -> None:
+        if self._shown is None or text != self._shown:
+            self._shown = text
+            self.update(text)
+
+
+def metric_line(text: Text, metrics: MetricsStore, name: str, width: int) -> None:
+    """One row: title, the current pace (or value), and the total since launch."""
+    title = clean(metrics.title(name), limit=max(8, width // 2 - 2))
+    unit = metrics.unit(name)
+    if name in metrics.ratios or metrics.is_gauge(name):
+        now = fmt.with_unit(metrics.value(name), unit)
+        total = ""
+    else:
+        now = fmt.pace(metrics.rate(name, 10.0))
+        total = fmt.with_unit(metrics.value(name), unit)
+    right = f"{now:>10} {total:>8}" if total else f"{now:>19}"
+    text.append(f"{title:<{max(1, width - len(right))}}", style="bold")
+    text.append(right)
+    text.append("\n")
