@@ -14,14 +14,14 @@ from warroom.widgets.panel import Panel, metric_line
 class ConversionPanel(Panel):
     def __init__(self, layout: ConversionPanelConfig, **kwargs) -> None:
         super().__init__("Conversion", **kwargs)
-        self.layout = layout
+        self.contents = layout
 
     def refresh_from(self, metrics: MetricsStore, now: float) -> None:
         width = self.inner_width
         text = Text(no_wrap=True, overflow="ellipsis")
-        for name in self.layout.metrics:
+        for name in self.contents.metrics:
             metric_line(text, metrics, name, width)
-        if self.layout.funnel:
+        if self.contents.funnel:
             self._funnel(text, metrics, width)
         targets = metrics.targets()
         if targets:
@@ -32,7 +32,7 @@ class ConversionPanel(Panel):
 
     def _funnel(self, text: Text, metrics: MetricsStore, width: int) -> None:
         text.append("Funnel  step · of previous\n", style="bold underline")
-        steps = [(name, metrics.value(name)) for name in self.layout.funnel]
+        steps = [(name, metrics.value(name)) for name in self.contents.funnel]
         top = steps[0][1] or 0.0
         previous: float | None = None
         bar_width = max(4, width - 33)
@@ -46,18 +46,19 @@ class ConversionPanel(Panel):
 
     @staticmethod
     def _target(text: Text, status, width: int, now: float) -> None:
-        label = clean(status.label, limit=12)
-        figures = f"{fmt.compact(status.actual)}/{fmt.compact(status.target)}"
+        """Two lines: the figures and when the target is reached, then a full-width bar."""
+        figures = f"{fmt.compact(status.actual)}/{fmt.compact(status.target)} {fmt.percent(status.progress, 0):>4}"
         if status.reached:
             eta, style = "reached", "bold green"
         elif status.eta_seconds is None:
             eta, style = "stalled", "yellow"
         else:
-            eta = f"{fmt.ago(status.eta_seconds)} @{fmt.clock_time(now + status.eta_seconds)}"
-            style = "default"
-        bar_width = max(4, width - 12 - len(figures) - 6 - len(eta) - 4)
-        text.append(f"{label:<12} {figures} ")
-        text.append(fmt.bar(status.progress, bar_width), style="green" if status.reached else "blue")
-        text.append(f" {fmt.percent(min(status.progress, 9.99), 0):>4} ")
-        text.append(eta, style=style)
-        text.append("\n")
+            eta, style = f"in {fmt.ago(status.eta_seconds)}", ""
+            at = f" @{fmt.clock_time(now + status.eta_seconds)}"
+            if width - len(figures) - len(eta) - len(at) - 2 >= 10:
+                eta += at
+        label_width = max(6, width - len(figures) - len(eta) - 2)
+        text.append(f"{clean(status.label, limit=label_width - 1):<{label_width}}")
+        text.append(f"{figures} ")
+        text.append(eta + "\n", style=style)
+        text.append(fmt.bar(status.progress, width) + "\n", style="green" if status.reached else "blue")

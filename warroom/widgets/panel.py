@@ -24,6 +24,8 @@ class Panel(Static):
         border-title-style: bold;
         padding: 0 1;
         height: 1fr;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 

@@ -36,7 +36,7 @@ class SourcesPanel(Panel):
                 text.append("\n")
             text.append("● ", style=STATE_STYLE[item.state])
             text.append(f"{clean(item.name, limit=10):<10} ")
-            text.append(f"{item.state.value:<10}", style=STATE_STYLE[item.state])
+            text.append(f"{item.state.value:<11}", style=STATE_STYLE[item.state])
             lag = now - item.last_record_at if item.last_record_at is not None else None
             bad = item.bad_records + rejects.get(item.name, 0)
             figures = f"{fmt.compact(item.records):>7} rec  last {fmt.ago(lag):>6}"
@@ -44,10 +44,15 @@ class SourcesPanel(Panel):
                 figures += f"  bad {fmt.compact(bad)}"
             if item.reconnects:
                 figures += f"  reconn {item.reconnects}"
-            text.append(figures)
-            detail = item.reason or f"{item.kind} {item.target}"
-            room = width - 23 - len(figures) - 2
+            room = width - 24
+            if item.reason and item.state != SourceState.LIVE:
+                # Something is wrong: what is wrong matters more than the counters.
+                style = "red" if item.state == SourceState.ERROR else "yellow"
+                text.append(clean(item.reason, limit=room), style=style)
+                continue
+            text.append(figures[:room])
+            room -= len(figures) + 2
             if room > 8:
                 text.append("  ")
-                text.append(clean(detail, limit=room), style="red" if item.state == SourceState.ERROR else "dim")
+                text.append(clean(item.reason or f"{item.kind} {item.target}", limit=room), style="dim")
         self.show(text)

@@ -1,0 +1,59 @@
+"""The dashboard driven as an operator would, at 80x24 and 160x48."""
+
+import pytest
+
+from tests.ui.appfixtures import make_app
+from warroom.widgets.conversion import ConversionPanel
+from warroom.widgets.header import LaunchHeader
+from warroom.widgets.sources import SourcesPanel
+from warroom.widgets.traffic import TrafficPanel
+
+
+def text_of(widget) -> str:
+    return str(widget.render())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_live_panels_show_the_numbers(size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        app.refresh_view()
+        await pilot.pause()
+        header = text_of(app.query_one(LaunchHeader))
+        assert "T+00:12:34" in header and "Test launch" in header
+        traffic = text_of(app.query_one(TrafficPanel))
+        assert "visits" in traffic and "1/s" in traffic  # 600 visits over the last 10 minutes
+        assert "social" in traffic and "33%" in traffic  # three channels, a third each
+        conversion = text_of(app.query_one(ConversionPanel))
+        assert "orders" in conversion and "150/400" in conversion  # 150 orders of a 400 target
+        assert "25.0%" in conversion  # orders per visit in the funnel
+        sources = text_of(app.query_one(SourcesPanel))
+        assert "web" in sources and "waiting for" in sources
+        # Every panel is on screen, none is squeezed to nothing.
+        for panel in (TrafficPanel, ConversionPanel, SourcesPanel):
+            region = app.query_one(panel).region
+            assert region.width >= 20 and region.height >= 3
+            assert region.right <= size[0] and region.bottom <= size[1]
+
+
+async def test_wide_layout_uses_the_space():
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        assert app.screen.has_class("-wide")
+        assert app.query_one(TrafficPanel).region.width < 80
+
+
+async def test_keys_help_and_quit():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.query("HelpPanel")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert not app.screen.query("HelpPanel")
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
