@@ -1,0 +1,51 @@
+"""Child process for the store tests: writes to a room database and reports what it saved.
+
+    python tests/store_writer.py DB log [N]        add N log entries (default: until killed),
+                                                   printing each id after add_log returns
+    python tests/store_writer.py DB toggle ITEM    toggle a checklist item, print "done"
+    python tests/store_writer.py DB watch SECONDS  print "changed" each time changed() turns
+                                                   true after the first load
+
+Each line is flushed at once, so a line the parent has read is a write already committed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from warroom.store import RoomStore  # noqa: E402
+
+
+def main(argv: list[str]) -> int:
+    db, command = argv[1], argv[2]
+    with RoomStore(db) as store:
+        if command == "log":
+            limit = int(argv[3]) if len(argv) > 3 else None
+            n = 0
+            while limit is None or n < limit:
+                n += 1
+                entry_id = store.add_log("note", "info", f"entry {n}", "writer")
+                print(entry_id, flush=True)
+        elif command == "toggle":
+            store.toggle_item(int(argv[3]), "writer")
+            print("done", flush=True)
+        elif command == "watch":
+            store.changed()
+            print("ready", flush=True)
+            deadline = time.monotonic() + float(argv[3])
+            while time.monotonic() < deadline:
+                if store.changed():
+                    print("changed", flush=True)
+                time.sleep(0.02)
+        else:
+            print(f"unknown command {command!r}", file=sys.stderr)
+            return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
