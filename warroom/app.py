@@ -16,8 +16,8 @@ from textual.containers import Container
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from warroom.config import Config, resolve_panels
-from warroom.engine import Engine
+from warroom.config import resolve_panels
+from warroom.room import Room
 from warroom.widgets.conversion import ConversionPanel
 from warroom.widgets.header import LaunchHeader
 from warroom.widgets.sources import SourcesPanel
@@ -36,12 +36,14 @@ class WarroomApp(App):
         Binding("1", "show_tab('live')", "Live", id="tab.live"),
     ]
 
-    def __init__(self, config: Config, engine: Engine, operator: str) -> None:
+    def __init__(self, room: Room) -> None:
         super().__init__()
-        self.config = config
-        self.engine = engine
-        self.operator = operator
-        self.traffic_layout, self.conversion_layout = resolve_panels(config)
+        self.room = room
+        self.config = room.config
+        self.engine = room.engine
+        self.store = room.store
+        self.operator = room.operator
+        self.traffic_layout, self.conversion_layout = resolve_panels(self.config)
 
     def compose(self) -> ComposeResult:
         yield LaunchHeader(self.config.launch.name, self.operator, id="header")

@@ -128,12 +128,20 @@ def check(config: Config) -> int:
 
 def run(config: Config, operator: str | None, clock=None, tick_interval: float = 1.0) -> int:
     from warroom.app import WarroomApp
-    from warroom.engine import Engine
+    from warroom.room import database_path, open_room
+    from warroom.store import StoreError
 
     _log_to_file(_state_dir())
-    engine = Engine(config, clock=clock) if clock else Engine(config)
-    engine.tick_interval = tick_interval
-    WarroomApp(config, engine, operator_name(operator)).run()
+    try:
+        room = open_room(config, operator_name(operator), tick_interval=tick_interval,
+                         **({"clock": clock} if clock else {}))
+    except StoreError as error:
+        print(f"{database_path(config)}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        WarroomApp(room).run()
+    finally:
+        room.close()
     return 0
 
 

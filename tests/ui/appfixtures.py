@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from warroom.app import WarroomApp
 from warroom.config import parse_config
-from warroom.engine import Engine
+from warroom.room import open_room
 
 LAUNCH = 1_795_600_800.0  # 2026-11-25T10:00:00Z
 NOW = LAUNCH + 754.0  # T+00:12:34
@@ -74,10 +76,11 @@ class FixedClock:
         return self.now
 
 
-def make_app(clock: FixedClock | None = None, feed: bool = True) -> WarroomApp:
+def make_app(db_dir: Path, clock: FixedClock | None = None, feed: bool = True) -> WarroomApp:
     clock = clock or FixedClock()
-    config = parse_config(CONFIG)
-    engine = Engine(config, clock=clock)
+    config = parse_config(CONFIG + f'\n[room]\ndb = "{db_dir / "room.db"}"\n')
+    room = open_room(config, "ana", clock=clock)
+    engine = room.engine
     if feed:
         records = []
         for second in range(600):
@@ -90,4 +93,4 @@ def make_app(clock: FixedClock | None = None, feed: bool = True) -> WarroomApp:
             if second % 50 == 0:
                 records.append({"path": "/api/pay", "status": 502, "ts": ts})
         engine.pipeline.ingest("web", records, clock.now)
-    return WarroomApp(config, engine, operator="ana")
+    return WarroomApp(room)

@@ -14,8 +14,8 @@ def text_of(widget) -> str:
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
-async def test_live_panels_show_the_numbers(size):
-    app = make_app()
+async def test_live_panels_show_the_numbers(size, tmp_path):
+    app = make_app(tmp_path)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         app.refresh_view()
@@ -37,16 +37,16 @@ async def test_live_panels_show_the_numbers(size):
             assert region.right <= size[0] and region.bottom <= size[1]
 
 
-async def test_wide_layout_uses_the_space():
-    app = make_app()
+async def test_wide_layout_uses_the_space(tmp_path):
+    app = make_app(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
         assert app.screen.has_class("-wide")
         assert app.query_one(TrafficPanel).region.width < 80
 
 
-async def test_keys_help_and_quit():
-    app = make_app()
+async def test_keys_help_and_quit(tmp_path):
+    app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()

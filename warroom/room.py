@@ -1,0 +1,188 @@
+"""What happens live is written down: the glue between the engine and the room store.
+
+`RoomRecorder` listens to the engine's tick and ticket batches and records, in the shared
+SQLite store: ticket records from sources (validated; rejects counted), alert transitions,
+SLA breaches, sources going stale and coming back, and the metric history the
+retrospective charts. It also picks up a launch time set by another operator.
+
+A store that fails (disk full, read-only file) must not take the dashboard down: the error
+is kept in `store_error` for the screen, counted, and the next tick tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from warroom.alerts import AlertEngine, Transition
+from warroom.config import Config, launch_time_utc
+from warroom.engine import Engine
+from warroom.model import Record
+from warroom.sources import SourceState
+from warroom.store import ALERT_EVENTS, RoomStore, StoreError
+from warroom.tickets import validate_ticket_record
+
+log = logging.getLogger(__name__)
+
+SLA_CHECK_INTERVAL = 5.0  # seconds of engine clock between SLA sweeps
+SOURCE_DOWN_STATES = (SourceState.STALE, SourceState.ERROR)
+
+
+class RoomRecorder:
+    """Records the live state of one engine into one room store."""
+
+    def __init__(self, engine: Engine, store: RoomStore, config: Config,
+                 alerts: AlertEngine | None = None) -> None:
+        self.engine = engine
+        self.store = store
+        self.config = config
+        self.alerts = alerts
+        self.rejected_tickets = 0
+        self.store_error: str | None = None
+        self.store_failures = 0
+        self.on_transitions: list[Callable[[list[Transition]], None]] = []
+        self._source_down: dict[str, bool] = {}
+        self._next_history = 0.0
+        self._next_sla = 0.0
+        engine.on_tick(self.tick)
+        engine.on_tickets(self.record_tickets)
+
+    # ------------------------------------------------------------------ ticks
+
+    def tick(self, now: float) -> None:
+        self._guard(self._follow_launch)
+        self._guard(self._record_sources, now)
+        if self.alerts is not None:
+            transitions = self.alerts.evaluate(now)
+            if transitions:
+                self._guard(self._record_transitions, transitions)
+                for listener in self.on_transitions:
+                    listener(transitions)
+        if now >= self._next_sla:
+            self._next_sla = now + SLA_CHECK_INTERVAL
+            self._guard(self.store.check_sla, now, self.config.tickets.sla)
+        if now >= self._next_history:
+            interval = self.config.room.history_interval
+            self._next_history = (now // interval + 1) * interval
+            self._guard(self._record_history, now - now % interval)
+
+    def _guard(self, action: Callable, *args) -> None:
+        """Run one store action; a failure is shown and counted, never raised into the UI."""
+        try:
+            action(*args)
+        except StoreError as error:
+            self.store_failures += 1
+            self.store_error = str(error)
+            log.error("room store: %s", error)
+        else:
+            self.store_error = None
+
+    def _follow_launch(self) -> None:
+        launch_at = self.store.launch_time()
+        if launch_at != self.engine.launch_at and launch_at is not None:
+            self.engine.set_launch(launch_at)
+
+    def _record_sources(self, now: float) -> None:
+        for health in self.engine.health():
+            down = health.state in SOURCE_DOWN_STATES
+            was_down = self._source_down.get(health.name, False)
+            if down == was_down:
+                continue
+            self._source_down[health.name] = down
+            if down:
+                self.store.add_log("source", "warning", f"source {health.name} is {health.state.value}: "
+                                   f"{self.config.scrub(health.reason)}", "warroom", ts=now)
+            else:
+                self.store.add_log("source", "info", f"source {health.name} is live again", "warroom", ts=now)
+
+    def _record_transitions(self, transitions: list[Transition]) -> None:
+        for item in transitions:
+            if item.event not in ALERT_EVENTS:
+                continue  # nodata and inactive are display states, not events for the log
+            self.store.record_alert_event(
+                item.ts, item.rule, item.event, item.severity, item.value,
+                item.operator or None, item.note,
+            )
+
+    def _record_history(self, at: float) -> None:
+        metrics = self.engine.metrics
+        points = [(at, name, value) for name in metrics.names()
+                  if (value := metrics.value(name)) is not None]
+        if points:
+            self.store.write_metric_points(points)
+
+    # ------------------------------------------------------------------ tickets
+
+    def record_tickets(self, source: str, records: list[Record]) -> None:
+        valid = []
+        id_field = self.config.tickets.id_field
+        for record in records:
+            fields = validate_ticket_record(record, id_field=id_field)
+            if isinstance(fields, str):
+                self.rejected_tickets += 1
+                log.info("ticket record rejected: %s", fields)
+            else:
+                valid.append(fields)
+        if valid:
+            self._guard(self.store.upsert_tickets, valid, source)
+
+
+@dataclass
+class Room:
+    """Everything one operator's warroom runs on, built from a config."""
+
+    config: Config
+    operator: str
+    engine: Engine
+    store: RoomStore
+    alerts: AlertEngine
+    recorder: RoomRecorder
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def database_path(config: Config) -> Path:
+    """The room database; a relative path is taken from the config file's directory."""
+    path = Path(config.room.db).expanduser()
+    if not path.is_absolute() and config.path is not None:
+        path = config.path.parent / path
+    return path
+
+
+def open_room(config: Config, operator: str, clock: Callable[[], float] = time.time,
+              tick_interval: float = 1.0) -> Room:
+    """Open (or create) the room store and wire the engine, alerts and recorder to it.
+
+    Raises StoreError when the database cannot be used (corrupt, newer, not ours).
+    """
+    store = RoomStore(database_path(config), group_access=config.room.group_access, clock=clock)
+    try:
+        store.configure_launch(config.launch.name, launch_time_utc(config))
+        store.sync_checklist(config.checklist)
+        store.register_operator(operator)
+        engine = Engine(config, clock=clock, tick_interval=tick_interval)
+        engine.set_launch(store.launch_time())
+        alerts = AlertEngine(config.alerts, engine.metrics, clock=clock, stale=_stale_check(engine))
+        recorder = RoomRecorder(engine, store, config, alerts)
+    except BaseException:
+        store.close()
+        raise
+    return Room(config, operator, engine, store, alerts, recorder)
+
+
+def _stale_check(engine: Engine) -> Callable[[str], bool]:
+    """metric name -> is the source feeding it stale or failing (its rules show no data)."""
+    source_of = {m.name: m.source for m in engine.config.metrics}
+
+    def stale(metric: str) -> bool:
+        source = source_of.get(metric)
+        down = engine.stale_sources()
+        if source is None:  # a metric fed by every source: stale only if all are
+            return bool(engine.sources) and len(down) == len(engine.sources)
+        return source in down
+
+    return stale
