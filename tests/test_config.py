@@ -136,3 +136,33 @@ def test_locate_finds_nested_tables():
     text = "[ui]\nrefresh_hz = 2\n\n[panels.traffic]\nchart = 'x'\n"
     assert locate(text, ("ui", "refresh_hz")) == 2
     assert locate(text, ("panels", "traffic", "chart")) == 5
+
+
+def test_alert_rule_errors_are_located():
+    problems = problems_of(MINIMAL + """
+[[alerts]]
+name = "broken"
+expr = "visits > "
+
+[[alerts]]
+name = "unknown_metric"
+expr = "rate(vistis, 1m) > 5"
+
+[[alerts]]
+name = "queue"
+expr = "sla_breaches > 0 or open_tickets > 50"
+""")
+    assert len(problems) == 1 and problems[0].startswith("room.toml:14 alerts[0].expr:")
+    fixed = MINIMAL + """
+[[alerts]]
+name = "unknown_metric"
+expr = "rate(vistis, 1m) > 5"
+
+[[alerts]]
+name = "queue"
+expr = "sla_breaches > 0 or open_tickets > 50"
+"""
+    assert problems_of(fixed) == [
+        "room.toml:14 alerts[0].expr: unknown metric 'vistis' (known: visits, open_tickets, "
+        "unassigned_tickets, sla_breaches, median_first_response, median_resolution)"
+    ]

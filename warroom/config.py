@@ -381,6 +381,20 @@ class Config(StrictModel):
         return text
 
 
+# Support-queue figures the room keeps as gauges, so alert rules can use them
+# (`sla_breaches > 0`, `open_tickets > 50`).
+TICKET_METRICS = (
+    "open_tickets", "unassigned_tickets", "sla_breaches", "median_first_response", "median_resolution",
+)
+
+
+def builtin_metrics() -> list[MetricConfig]:
+    return [
+        MetricConfig(name=name, kind="last", field="value", unit="s" if name.startswith("median") else "")
+        for name in TICKET_METRICS
+    ]
+
+
 class _RefError(ValueError):
     """A reference to something that does not exist, with the field path it came from."""
 
@@ -422,6 +436,13 @@ def _check_references(config: Config) -> None:
         if name is not None and name not in known:
             loc = ("panels", panel, key) + ((index,) if index is not None else ())
             problems.append(_RefError(loc, _unknown("metric", name, known)))
+    usable = known + list(TICKET_METRICS)
+    for index, rule in enumerate(config.alerts):
+        from warroom.expr import parse, referenced_metrics  # expr must not import config at load
+
+        missing = sorted(referenced_metrics(parse(rule.expr)) - set(usable))
+        if missing:
+            problems.append(_RefError(("alerts", index, "expr"), _unknown("metric", missing[0], usable)))
     if config.tickets.source is not None and config.tickets.source not in source_names:
         problems.append(_RefError(("tickets", "source"), _unknown("source", config.tickets.source, source_names)))
     if problems:

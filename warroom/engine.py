@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from warroom.config import Config, launch_time_utc
+from warroom.config import Config, builtin_metrics, launch_time_utc
 from warroom.metrics import MetricsStore
 from warroom.model import Record
 from warroom.pipeline import Pipeline
@@ -37,7 +37,9 @@ class Engine:
         self.config = config
         self.clock = clock
         self.tick_interval = tick_interval
-        self.metrics = MetricsStore(config.metrics, config.ratios, config.targets, clock=clock)
+        self.metrics = MetricsStore(
+            [*config.metrics, *builtin_metrics()], config.ratios, config.targets, clock=clock
+        )
         self.pipeline = Pipeline(config, self.metrics, on_tickets=self._on_tickets)
         self.sources: list[Source] = [build_source(s, clock=clock) for s in config.sources]
         self.launch_at: float | None = launch_time_utc(config)

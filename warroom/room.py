@@ -63,7 +63,7 @@ class RoomRecorder:
                     listener(transitions)
         if now >= self._next_sla:
             self._next_sla = now + SLA_CHECK_INTERVAL
-            self._guard(self.store.check_sla, now, self.config.tickets.sla)
+            self._guard(self._check_support, now)
         if now >= self._next_history:
             interval = self.config.room.history_interval
             self._next_history = (now // interval + 1) * interval
@@ -106,6 +106,14 @@ class RoomRecorder:
                 item.ts, item.rule, item.event, item.severity, item.value,
                 item.operator or None, item.note,
             )
+
+    def _check_support(self, now: float) -> None:
+        """Mark SLA breaches, then publish the queue's figures as metrics for alert rules."""
+        self.store.check_sla(now, self.config.tickets.sla)
+        metrics = self.engine.metrics
+        for name, value in self.store.ticket_metrics().as_metrics().items():
+            if value is not None:
+                metrics.add(name, now, value, 1, value, now=now)
 
     def _record_history(self, at: float) -> None:
         metrics = self.engine.metrics

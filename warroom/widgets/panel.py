@@ -14,6 +14,9 @@ from warroom.metrics import MetricsStore
 from warroom.textsafe import clean
 
 
+PACE_WINDOW = 60.0  # seconds behind a "12/s" figure: long enough not to jitter on slow metrics
+
+
 class Panel(Static):
     """A bordered panel whose content is replaced wholesale on each refresh."""
 
@@ -53,7 +56,7 @@ def metric_line(text: Text, metrics: MetricsStore, name: str, width: int) -> Non
         now = fmt.with_unit(metrics.value(name), unit)
         total = ""
     else:
-        now = fmt.pace(metrics.rate(name, 10.0))
+        now = fmt.pace(metrics.rate(name, PACE_WINDOW))
         total = fmt.with_unit(metrics.value(name), unit)
     right = f"{now:>10} {total:>8}" if total else f"{now:>19}"
     text.append(f"{title:<{max(1, width - len(right))}}", style="bold")
