@@ -8,7 +8,10 @@ height are what a dashboard costs in CPU and, over SSH, in bytes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import time
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -18,6 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from warroom.config import resolve_panels
 from warroom.room import Room
+from warroom.store import StoreError
 from warroom.widgets.conversion import ConversionPanel
 from warroom.widgets.header import LaunchHeader
 from warroom.widgets.sources import SourcesPanel
@@ -34,7 +38,9 @@ class WarroomApp(App):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "toggle_keys", "Keys", id="keys"),
         Binding("1", "show_tab('live')", "Live", id="tab.live"),
+        Binding("L", "launch_now", "Launch now", id="launch"),
     ]
+    LAUNCH_CONFIRM_SECONDS = 5.0
 
     def __init__(self, room: Room) -> None:
         super().__init__()
@@ -44,6 +50,7 @@ class WarroomApp(App):
         self.store = room.store
         self.operator = room.operator
         self.traffic_layout, self.conversion_layout = resolve_panels(self.config)
+        self._launch_armed_at: float | None = None
 
     def compose(self) -> ComposeResult:
         yield LaunchHeader(self.config.launch.name, self.operator, id="header")
@@ -71,6 +78,12 @@ class WarroomApp(App):
         return last if last != channels and split.get(last) and split.get(last) == split.get(channels) else None
 
     def on_mount(self) -> None:
+        if not self.is_headless:
+            # A dropped SSH session (SIGHUP) or a kill (SIGTERM) ends the app the normal way,
+            # so the caller closes the room store cleanly.
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(signum, self.exit)
         self.run_worker(self.engine.run(), name="engine", exit_on_error=False)
         self.set_interval(1.0 / self.config.ui.refresh_hz, self.refresh_view)
         self.call_after_refresh(self.refresh_view)
@@ -85,7 +98,7 @@ class WarroomApp(App):
     def refresh_view(self) -> None:
         engine = self.engine
         now = engine.clock()
-        self.query_one(LaunchHeader).refresh_from(now, engine.launch_at)
+        self.query_one(LaunchHeader).refresh_from(now, engine.launch_at, self.room.recorder.store_error)
         if self.query_one(TabbedContent).active == "live":
             metrics = engine.metrics
             self.query_one(TrafficPanel).refresh_from(metrics)
@@ -96,6 +109,25 @@ class WarroomApp(App):
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
         self.refresh_view()
+
+    def action_launch_now(self) -> None:
+        """Start the launch clock for every operator; the key must be pressed twice."""
+        pressed = time.monotonic()
+        armed = self._launch_armed_at
+        if armed is None or pressed - armed > self.LAUNCH_CONFIRM_SECONDS:
+            self._launch_armed_at = pressed
+            self.notify("Press L again to start the launch clock now, for everyone.", timeout=self.LAUNCH_CONFIRM_SECONDS)
+            return
+        self._launch_armed_at = None
+        now = self.engine.clock()
+        try:
+            self.store.set_launch(now, self.operator)
+        except StoreError as error:
+            self.notify(f"Launch not saved: {error}", severity="error", markup=False)
+            return
+        self.engine.set_launch(now)
+        self.refresh_view()
+        self.notify("Launched: the clock now counts from T0 for everyone.")
 
     def action_toggle_keys(self) -> None:
         if self.screen.query("HelpPanel"):

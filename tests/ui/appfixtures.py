@@ -76,9 +76,11 @@ class FixedClock:
         return self.now
 
 
-def make_app(db_dir: Path, clock: FixedClock | None = None, feed: bool = True) -> WarroomApp:
+def make_app(db_dir: Path, clock: FixedClock | None = None, feed: bool = True,
+             launched: bool = True) -> WarroomApp:
     clock = clock or FixedClock()
-    config = parse_config(CONFIG + f'\n[room]\ndb = "{db_dir / "room.db"}"\n')
+    text = CONFIG if launched else CONFIG.replace("at = 2026-11-25T10:00:00+00:00\n", "")
+    config = parse_config(text + f'\n[room]\ndb = "{db_dir / "room.db"}"\n')
     room = open_room(config, "ana", clock=clock)
     engine = room.engine
     if feed:

@@ -57,3 +57,22 @@ async def test_keys_help_and_quit(tmp_path):
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_launch_now_needs_two_presses_and_is_shared(tmp_path):
+    from tests.ui.appfixtures import FixedClock
+    from warroom.store import RoomStore
+
+    clock = FixedClock()
+    app = make_app(tmp_path, clock=clock, launched=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("L")
+        await pilot.pause()
+        assert app.engine.launch_at is None  # one press only arms it
+        await pilot.press("L")
+        await pilot.pause()
+        assert app.engine.launch_at == clock.now
+        assert "T+00:00:00" in text_of(app.query_one(LaunchHeader))
+    # Another operator's store sees the launch time on disk.
+    with RoomStore(tmp_path / "room.db") as other:
+        assert other.launch_time() == clock.now

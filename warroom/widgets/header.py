@@ -19,8 +19,12 @@ class LaunchHeader(Static):
         self.launch_name = launch_name
         self.operator = operator
 
-    def refresh_from(self, now: float, launch_at: float | None) -> None:
+    def refresh_from(self, now: float, launch_at: float | None, store_error: str | None = None) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
+        if store_error:
+            # Nothing an operator does is being saved: that must be impossible to miss.
+            text.append(" NOT SAVING: ", style="bold white on red")
+            text.append(clean(store_error, limit=60) + "  ", style="bold red")
         text.append("WARROOM ", style="bold")
         text.append(clean(self.launch_name, limit=30) + "  ")
         clock = fmt.launch_clock(now, launch_at)
