@@ -120,6 +120,10 @@ def test_check_command_exit_codes(tmp_path, capsys):
     assert f"{bad}:10 metrics[0].source: unknown source 'wbe'" in err
     assert "Traceback" not in err
     assert main(["check", "--config", str(tmp_path / "missing.toml")]) == 2
+    # The dashboard command, with or without its name, refuses the broken file the same way.
+    assert main(["--config", str(bad)]) == 2
+    assert main(["run", "--config", str(bad), "--operator", "ana"]) == 2
+    assert "metrics[0].source" in capsys.readouterr().err
 
 
 def test_secrets_do_not_appear_in_describe():

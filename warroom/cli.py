@@ -25,13 +25,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="warroom", description="A terminal war room for campaign launch day."
     )
     parser.add_argument("--version", action="version", version=f"warroom {__version__}")
+    # `warroom --config X` is `warroom run --config X`: the options work without the command.
+    parser.add_argument("--config", help="config file (default: ./config.toml, then ~/.config/warroom/)")
+    parser.add_argument("--operator", help="your name in the shared log (default: login name)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add_common(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--operator", help="your name in the shared log (default: login name)")
+        sub.add_argument("--operator", default=argparse.SUPPRESS,
+                         help="your name in the shared log (default: login name)")
 
     run = commands.add_parser("run", help="start the dashboard (the default command)")
-    run.add_argument("--config", help="config file (default: ./config.toml, then ~/.config/warroom/)")
+    run.add_argument("--config", default=argparse.SUPPRESS,
+                     help="config file (default: ./config.toml, then ~/.config/warroom/)")
     add_common(run)
 
     demo = commands.add_parser("demo", help="start the dashboard on a simulated launch")
@@ -42,16 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(demo)
 
     check = commands.add_parser("check", help="validate a config and show what it connects to")
-    check.add_argument("--config", help="config file (default: ./config.toml, then ~/.config/warroom/)")
+    check.add_argument("--config", default=argparse.SUPPRESS,
+                       help="config file (default: ./config.toml, then ~/.config/warroom/)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "run"
-    if command == "run" and not hasattr(args, "config"):
-        args.config = None
-        args.operator = None
     try:
         if command == "check":
             return check(_load(args.config))
