@@ -75,42 +75,38 @@ class WebSocketSourceConfig(SourceBase):
         return _check_url(value, ("ws", "wss"))
 
 
-class HttpSourceConfig(SourceBase):
-    kind: Literal["http"]
+class PolledSourceBase(SourceBase):
+    """What the HTTP and Prometheus sources share: a polled URL with a deadline and limits."""
+
     url: str
-    interval: Duration = 5.0
-    """Time between the start of one poll and the next."""
     deadline: Duration = 10.0
     """Overall limit for one poll, connect to last byte."""
     headers: dict[str, str] = {}
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    verify_tls: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _check_url(value, ("http", "https"))
+
+
+class HttpSourceConfig(PolledSourceBase):
+    kind: Literal["http"]
+    interval: Duration = 5.0
+    """Time between the start of one poll and the next."""
     params: dict[str, str] = {}
     records_path: str = ""
     """Dotted path to a list of records or one object inside the JSON body; empty: the body."""
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
-    verify_tls: bool = True
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        return _check_url(value, ("http", "https"))
 
 
-class PrometheusSourceConfig(SourceBase):
+class PrometheusSourceConfig(PolledSourceBase):
+    """`url` is the base address of the Prometheus server, e.g. http://127.0.0.1:9090."""
+
     kind: Literal["prometheus"]
-    url: str
-    """Base address of the Prometheus server, e.g. http://127.0.0.1:9090."""
     queries: dict[Identifier, str]
     """Record name -> PromQL; each sample becomes a record {query, value, labels..., ts}."""
     interval: Duration = 15.0
-    deadline: Duration = 10.0
-    headers: dict[str, str] = {}
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
-    verify_tls: bool = True
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        return _check_url(value, ("http", "https"))
 
 
 class FileSourceConfig(SourceBase):
