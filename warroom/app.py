@@ -22,6 +22,8 @@ from textual.worker import Worker, WorkerState
 from warroom.config import resolve_panels
 from warroom.room import Room
 from warroom.store import StoreError
+from warroom.alerts import FIRING, PENDING, Transition
+from warroom.widgets.alerts import AlertsPanel
 from warroom.widgets.conversion import ConversionPanel
 from warroom.widgets.header import LaunchHeader
 from warroom.widgets.sources import SourcesPanel
@@ -38,6 +40,7 @@ class WarroomApp(App):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "toggle_keys", "Keys", id="keys"),
         Binding("1", "show_tab('live')", "Live", id="tab.live"),
+        Binding("2", "show_tab('alerts')", "Alerts", id="tab.alerts"),
         Binding("L", "launch_now", "Launch now", id="launch"),
     ]
     LAUNCH_CONFIRM_SECONDS = 5.0
@@ -64,7 +67,10 @@ class WarroomApp(App):
                         id="traffic",
                     )
                     yield ConversionPanel(self.conversion_layout, id="conversion")
+                    yield AlertsPanel(self.room.alerts, self.operator, compact=True, id="alerts-strip")
                     yield SourcesPanel(id="sources")
+            with TabPane("Alerts", id="alerts"):
+                yield AlertsPanel(self.room.alerts, self.operator, id="alerts-panel")
         yield Footer()
 
     def _converted_by_channel(self) -> str | None:
@@ -84,6 +90,7 @@ class WarroomApp(App):
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(signum, self.exit)
+        self.room.recorder.on_transitions.append(self._announce)
         self.run_worker(self.engine.run(), name="engine", exit_on_error=False)
         self.set_interval(1.0 / self.config.ui.refresh_hz, self.refresh_view)
         self.call_after_refresh(self.refresh_view)
@@ -95,20 +102,37 @@ class WarroomApp(App):
             log.error("worker %s failed: %r", event.worker.name, error)
             self.notify(f"{event.worker.name} failed: {error!r}", severity="error", markup=False)
 
+    def _announce(self, transitions: list[Transition]) -> None:
+        """New critical alerts ring the bell once, whichever tab is showing."""
+        self.query_one("#alerts-panel", AlertsPanel).announce(transitions)
+
     def refresh_view(self) -> None:
         engine = self.engine
         now = engine.clock()
-        self.query_one(LaunchHeader).refresh_from(now, engine.launch_at, self.room.recorder.store_error)
-        if self.query_one(TabbedContent).active == "live":
+        states = [view.state for view in self.room.alerts.alerts(now)]
+        self.query_one(LaunchHeader).refresh_from(
+            now, engine.launch_at, self.room.recorder.store_error,
+            firing=states.count(FIRING), pending=states.count(PENDING),
+        )
+        active = self.query_one(TabbedContent).active
+        if active == "live":
             metrics = engine.metrics
             self.query_one(TrafficPanel).refresh_from(metrics)
             self.query_one(ConversionPanel).refresh_from(metrics, now)
             rejects = {s.name: engine.rejects(s.name) for s in engine.sources}
             self.query_one(SourcesPanel).refresh_from(engine.health(), rejects, now)
+            if self.screen.has_class("-wide"):
+                self.query_one("#alerts-strip", AlertsPanel).refresh_from(now)
+        elif active == "alerts":
+            self.query_one("#alerts-panel", AlertsPanel).refresh_from(now)
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
         self.refresh_view()
+        pane = self.query_one(f"#{tab}", TabPane)
+        focusable = [w for w in pane.query("*") if w.focusable]
+        if focusable:
+            focusable[0].focus()  # so the tab's own keys work and show in the footer
 
     def action_launch_now(self) -> None:
         """Start the launch clock for every operator; the key must be pressed twice."""

@@ -59,6 +59,13 @@ denominator = "requests"
 metric = "orders"
 value = 400
 
+[[alerts]]
+name = "errors_seen"
+expr = "value(errors) > 0"
+severity = "critical"
+summary = "{value} failed requests"
+runbook = "Check the payment gateway; switch checkout to the fallback provider."
+
 [panels.traffic]
 metrics = ["visits", "error_rate"]
 

@@ -76,3 +76,37 @@ async def test_launch_now_needs_two_presses_and_is_shared(tmp_path):
     # Another operator's store sees the launch time on disk.
     with RoomStore(tmp_path / "room.db") as other:
         assert other.launch_time() == clock.now
+
+
+async def test_alert_acknowledged_through_the_keys_reaches_the_store(tmp_path):
+    from textual.widgets import Input
+
+    from tests.ui.appfixtures import FixedClock
+    from warroom.store import RoomStore
+    from warroom.widgets.alerts import AlertsPanel
+
+    clock = FixedClock()
+    app = make_app(tmp_path, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.room.recorder.tick(clock.now)
+        await pilot.pause()
+        app.refresh_view()
+        assert "1 FIRING" in text_of(app.query_one(LaunchHeader))
+        await pilot.press("2")
+        await pilot.pause()
+        panel = app.query_one("#alerts-panel", AlertsPanel)
+        assert "payment gateway" in str(panel.query_one("#alerts-detail-text").render())
+        await pilot.press("a")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "looking at it"
+        await pilot.press("enter")
+        await pilot.pause()
+        (view,) = app.room.alerts.alerts(clock.now)
+        assert view.ack is not None and view.ack.operator == "ana"
+        clock.now += 1
+        app.room.recorder.tick(clock.now)  # the next tick writes the ack to the shared log
+    with RoomStore(tmp_path / "room.db") as other:
+        events = [(e.rule, e.event) for e in other.alert_events()]
+        assert ("errors_seen", "firing") in events and ("errors_seen", "acked") in events
+        acked = [e for e in other.alert_events() if e.event == "acked"][0]
+        assert acked.operator == "ana" and acked.note == "looking at it"

@@ -19,13 +19,20 @@ class LaunchHeader(Static):
         self.launch_name = launch_name
         self.operator = operator
 
-    def refresh_from(self, now: float, launch_at: float | None, store_error: str | None = None) -> None:
+    def refresh_from(self, now: float, launch_at: float | None, store_error: str | None = None,
+                     firing: int = 0, pending: int = 0) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         if store_error:
             # Nothing an operator does is being saved: that must be impossible to miss.
             text.append(" NOT SAVING: ", style="bold white on red")
             text.append(clean(store_error, limit=60) + "  ", style="bold red")
         text.append("WARROOM ", style="bold")
+        if firing:
+            text.append(f" {firing} FIRING ", style="bold white on red")
+            text.append(" ")
+        elif pending:
+            text.append(f" {pending} pending ", style="bold black on yellow")
+            text.append(" ")
         text.append(clean(self.launch_name, limit=30) + "  ")
         clock = fmt.launch_clock(now, launch_at)
         style = "bold green" if launch_at is not None and now >= launch_at else "bold yellow"
