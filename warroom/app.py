@@ -24,9 +24,12 @@ from warroom.room import Room
 from warroom.store import StoreError
 from warroom.alerts import FIRING, PENDING, Transition
 from warroom.widgets.alerts import AlertsPanel
+from warroom.widgets.checklist import ChecklistPanel
 from warroom.widgets.conversion import ConversionPanel
 from warroom.widgets.header import LaunchHeader
+from warroom.widgets.incident_log import IncidentLogPanel
 from warroom.widgets.sources import SourcesPanel
+from warroom.widgets.support import SupportPanel
 from warroom.widgets.traffic import TrafficPanel
 
 log = logging.getLogger(__name__)
@@ -41,9 +44,13 @@ class WarroomApp(App):
         Binding("question_mark", "toggle_keys", "Keys", id="keys"),
         Binding("1", "show_tab('live')", "Live", id="tab.live"),
         Binding("2", "show_tab('alerts')", "Alerts", id="tab.alerts"),
+        Binding("3", "show_tab('checklist')", "Checklist", id="tab.checklist"),
+        Binding("4", "show_tab('support')", "Support", id="tab.support"),
+        Binding("5", "show_tab('log')", "Log", id="tab.log"),
         Binding("L", "launch_now", "Launch now", id="launch"),
     ]
     LAUNCH_CONFIRM_SECONDS = 5.0
+    STORE_PANELS = ("checklist", "support", "log")  # tabs whose panels read the room store
 
     def __init__(self, room: Room) -> None:
         super().__init__()
@@ -71,6 +78,12 @@ class WarroomApp(App):
                     yield SourcesPanel(id="sources")
             with TabPane("Alerts", id="alerts"):
                 yield AlertsPanel(self.room.alerts, self.operator, id="alerts-panel")
+            with TabPane("Checklist", id="checklist"):
+                yield ChecklistPanel(self.store, self.operator, team=self.config.team, id="checklist-panel")
+            with TabPane("Support", id="support"):
+                yield SupportPanel(self.store, self.operator, self.config.tickets.sla, id="support-panel")
+            with TabPane("Log", id="log"):
+                yield IncidentLogPanel(self.store, self.operator, id="log-panel")
         yield Footer()
 
     def _converted_by_channel(self) -> str | None:
@@ -125,6 +138,15 @@ class WarroomApp(App):
                 self.query_one("#alerts-strip", AlertsPanel).refresh_from(now)
         elif active == "alerts":
             self.query_one("#alerts-panel", AlertsPanel).refresh_from(now)
+        try:
+            changed = self.store.changed()  # once per tick: the flag is consumed by reading it
+        except StoreError:
+            changed = True  # let the panel read and report the failure itself
+        if active in self.STORE_PANELS:
+            panel = self.query_one(f"#{active}-panel")
+            if isinstance(panel, SupportPanel):
+                panel.set_rejected(self.room.recorder.rejected_tickets)
+            panel.refresh_from(now, engine.launch_at, changed)
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

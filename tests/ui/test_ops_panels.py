@@ -15,7 +15,8 @@ from textual.widgets import Footer, Input, Select, Static
 
 from warroom.config import ChecklistItemConfig, ChecklistPhaseConfig, SlaConfig
 from warroom.store import RoomStore
-from warroom.widgets.checklist import ChecklistPanel, KeyedTable, Summary, allocate, ColumnSpec
+from warroom.widgets.checklist import ChecklistPanel
+from warroom.widgets.table import ColumnSpec, KeyedTable, Summary, allocate
 from warroom.widgets.forms import LogEntryForm, TicketForm
 from warroom.widgets.incident_log import IncidentLogPanel
 from warroom.widgets.support import SupportPanel

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Tabs
 from warroom import format as fmt
 from warroom.store import LOG_KINDS, LogEntry, RoomStore, StoreError
 from warroom.textsafe import clean
-from warroom.widgets.checklist import STALE_AFTER, Cell, ColumnSpec, KeyedTable, Summary, cell
+from warroom.widgets.table import STALE_AFTER, Cell, ColumnSpec, KeyedTable, Summary, cell
 from warroom.widgets.forms import LogEntryForm, NewLogEntry
 
 WINDOW = 200

@@ -25,7 +25,7 @@ from warroom.model import format_duration
 from warroom.store import RoomStore, StoreError
 from warroom.textsafe import clean
 from warroom.tickets import PRIORITIES, Ticket, TicketMetrics, sla_due
-from warroom.widgets.checklist import STALE_AFTER, Cell, ColumnSpec, KeyedTable, Summary, cell
+from warroom.widgets.table import STALE_AFTER, Cell, ColumnSpec, KeyedTable, Summary, cell
 from warroom.widgets.forms import CATEGORIES, NewTicket, TicketForm
 
 MAX_OPEN_ROWS = 500
