@@ -132,3 +132,12 @@ def test_chart_bins_per_second_rate(clock):
         m.add("visits", clock.now - 60 + second, 3, 3)
     values = m.chart("visits", 60, 6)
     assert values == pytest.approx([3.0] * 6)
+
+
+def test_before_launch_totals_show_the_warm_up(clock):
+    m = store(clock)
+    m.add("orders", clock.now - 10, 4, 4)
+    m.set_launch(clock.now + 60)
+    assert m.value("orders") == 4  # T-60s: the warm-up so far
+    clock.now += 61
+    assert m.value("orders") is not None and m.value("orders") == 0  # T0: counting afresh

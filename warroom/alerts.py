@@ -364,6 +364,10 @@ class AlertEngine:
     def state(self, name: str) -> str:
         return self._get(name).state
 
+    def format_value(self, rule: str, value: float | None) -> str:
+        """`value` as the panel shows it for this rule (with its metric's unit)."""
+        return format_value(value, self._get(rule).unit)
+
     def rule_names(self) -> list[str]:
         return list(self._rules)
 

@@ -216,13 +216,18 @@ class MetricsStore:
         return series is not None and series.config.kind == "last"
 
     def value(self, name: str) -> float | None:
-        """The headline number: total since launch, a gauge's last value, or a ratio."""
+        """The headline number: total since launch (before it, since start), a gauge's last
+        value, or a ratio."""
         if name in self.ratios:
             return self.ratio(name)
         series = self.series.get(name)
         if series is None or series.count == 0:
             return None
-        return series.last if series.config.kind == "last" else series.total_since_launch
+        if series.config.kind == "last":
+            return series.last
+        # Before T0 the warm-up is what there is to watch; from T0 on, totals start afresh.
+        launched = self.launch_at is not None and self.clock() >= self.launch_at
+        return series.total_since_launch if launched else series.total
 
     def window_sum(self, name: str, window: float, offset: float = 0.0) -> float | None:
         """Sum of points over the `window` seconds that ended `offset` seconds ago."""

@@ -47,27 +47,31 @@ class RoomRecorder:
         self._source_down: dict[str, bool] = {}
         self._next_history = 0.0
         self._next_sla = 0.0
+        self._launch_logged: float | None = None
+        self._tick_error: str | None = None
         engine.on_tick(self.tick)
         engine.on_tickets(self.record_tickets)
 
     # ------------------------------------------------------------------ ticks
 
     def tick(self, now: float) -> None:
-        self._guard(self._follow_launch)
+        self._tick_error: str | None = None
+        self._guard(self._follow_launch, now)
         self._guard(self._record_sources, now)
+        if now >= self._next_sla:  # before the alerts, so queue rules see fresh figures
+            self._next_sla = now + SLA_CHECK_INTERVAL
+            self._guard(self._check_support, now)
         if self.alerts is not None:
             transitions = self.alerts.evaluate(now)
             if transitions:
                 self._guard(self._record_transitions, transitions)
                 for listener in self.on_transitions:
                     listener(transitions)
-        if now >= self._next_sla:
-            self._next_sla = now + SLA_CHECK_INTERVAL
-            self._guard(self._check_support, now)
         if now >= self._next_history:
             interval = self.config.room.history_interval
             self._next_history = (now // interval + 1) * interval
             self._guard(self._record_history, now - now % interval)
+        self.store_error = self._tick_error  # shown until a whole tick saves cleanly
 
     def _guard(self, action: Callable, *args) -> None:
         """Run one store action; a failure is shown and counted, never raised into the UI."""
@@ -75,15 +79,19 @@ class RoomRecorder:
             action(*args)
         except StoreError as error:
             self.store_failures += 1
-            self.store_error = str(error)
+            self.store_error = self._tick_error = str(error)
             log.error("room store: %s", error)
-        else:
-            self.store_error = None
 
-    def _follow_launch(self) -> None:
+    def _follow_launch(self, now: float) -> None:
+        """Adopt a launch time another operator set; log T0 once when the clock passes it."""
         launch_at = self.store.launch_time()
         if launch_at != self.engine.launch_at and launch_at is not None:
             self.engine.set_launch(launch_at)
+        if launch_at is None or now < launch_at or self._launch_logged == launch_at:
+            return
+        self._launch_logged = launch_at
+        if not self.store.log_entries(start=launch_at, kinds=["launch"]):
+            self.store.add_log("launch", "info", f"T0: {self.config.launch.name} is live", "warroom", ts=launch_at)
 
     def _record_sources(self, now: float) -> None:
         for health in self.engine.health():
@@ -102,9 +110,10 @@ class RoomRecorder:
         for item in transitions:
             if item.event not in ALERT_EVENTS:
                 continue  # nodata and inactive are display states, not events for the log
+            value_text = self.alerts.format_value(item.rule, item.value) if item.value is not None else None
             self.store.record_alert_event(
                 item.ts, item.rule, item.event, item.severity, item.value,
-                item.operator or None, item.note,
+                item.operator or None, item.note, value_text=value_text,
             )
 
     def _check_support(self, now: float) -> None:

@@ -461,14 +461,18 @@ class RoomStore:
 
     def record_alert_event(self, ts: float, rule: str, event: str, severity: str,
                            value: float | None = None, operator: str | None = None,
-                           note: str = "") -> int:
-        """Store an alert transition or an operator's ack/silence, and log it (kind "alert")."""
+                           note: str = "", value_text: str | None = None) -> int:
+        """Store an alert transition or an operator's ack/silence, and log it (kind "alert").
+
+        `value_text` is the value as the screen shows it (9.8%, 540 ms) for the log line."""
         if event not in ALERT_EVENTS:
             raise ValueError(f"unknown alert event {event!r}; use one of {', '.join(ALERT_EVENTS)}")
         if severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
         text = f"{rule} {event}"
-        if value is not None:
+        if value_text is not None:
+            text += f" (value {value_text})"
+        elif value is not None:
             text += f" (value {value:g})"
         if operator:
             text += f" by {operator}"
