@@ -1,0 +1,147 @@
+"""Retrospective export: the launch told in one document (Markdown, HTML, JSON).
+
+Reads the room store only, so it works with or without a warroom running, and on a laptop
+after copying the database from the server. Pure apart from reading the store and writing
+the files: no Textual.
+
+    from warroom.export import export_room
+    paths = export_room("launch.db", "retro/", formats=("md", "html"),
+                        targets=[("orders", 250, "orders"), ("revenue", 15000, "revenue")])
+
+Layout: `retro.py` builds one `Retrospective` from the store; `markdown.py`, `html.py` and
+`jsondoc.py` each turn it into a document; this module picks the paths and writes them.
+
+Every document is rendered in memory before anything is written, and each file is written
+atomically (a temporary file in the same directory, flushed and fsynced, then renamed over
+the target), so a failure leaves either the previous file or none: never half a document,
+never a stray temporary file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+from warroom.export import html as html_doc
+from warroom.export import jsondoc, markdown
+from warroom.export.retro import Retrospective, Target, build
+from warroom.store import RoomStore
+
+__all__ = ["FORMATS", "Retrospective", "Target", "build", "export_room", "render", "write_atomic"]
+
+RENDERERS: dict[str, Callable[[Retrospective], str]] = {
+    "md": markdown.render,
+    "html": html_doc.render,
+    "json": jsondoc.render,
+}
+FORMATS = tuple(RENDERERS)
+SUFFIXES = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
+
+
+def render(retro: Retrospective, fmt: str) -> str:
+    """One document as text; ValueError for an unknown format."""
+    try:
+        renderer = RENDERERS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}") from None
+    return renderer(retro)
+
+
+def export_room(db_path: str | os.PathLike[str], out_dir_or_file: str | os.PathLike[str],
+                formats: Iterable[str] = FORMATS, start: float | None = None, end: float | None = None,
+                starred_only: bool = False, targets: Iterable[Target | Sequence] | None = None, *,
+                labels: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
+                now: float | None = None) -> list[Path]:
+    """Write the retrospective of the room database `db_path`; returns the paths written.
+
+    - `out_dir_or_file`: a directory (created if missing; files are named
+      `<launch-name>-retrospective.<md|html|json>`), or a file path with a suffix, whose stem
+      names every format's file (`out/retro.md` with formats md and html writes `out/retro.md`
+      and `out/retro.html`).
+    - `formats`: any of "md", "html", "json" (unknown ones raise ValueError before anything
+      is read or written).
+    - `start`, `end`: UTC epoch seconds; default from the launch time (else the first log
+      entry) to the last log entry or metric point.
+    - `starred_only`: the timeline lists only starred entries (other sections are whole).
+    - `targets`: goals from the config, as Target or (metric, value[, label]) tuples; the
+      actual figure is the metric's last history value at or before the end.
+    - `labels`, `units`: metric name -> display label / unit ("%", "ms") from the config.
+
+    Raises StoreError when the database cannot be opened, OSError when a file cannot be
+    written (nothing half-written is left behind).
+    """
+    wanted = list(dict.fromkeys(formats))
+    if not wanted:
+        raise ValueError("no export format given")
+    for fmt in wanted:
+        if fmt not in RENDERERS:
+            raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    db = Path(db_path)
+    if not db.is_file():
+        # RoomStore would create an empty database: an export must never write to the store
+        raise FileNotFoundError(f"{db}: no room database there")
+    with RoomStore(db) as store:
+        retro = build(store, start, end, starred_only=starred_only, targets=targets,
+                      labels=labels, units=units, now=now)
+    paths = output_paths(out_dir_or_file, retro.launch_name, wanted)
+    documents = [(paths[fmt], render(retro, fmt)) for fmt in wanted]
+    for path, text in documents:
+        write_atomic(path, text)
+    return [path for path, _ in documents]
+
+
+def output_paths(out: str | os.PathLike[str], launch_name: str, formats: Sequence[str]) -> dict[str, Path]:
+    target = Path(out)
+    if target.suffix.lower() in SUFFIXES and not target.is_dir():
+        base = target.with_suffix("")
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        base = target / f"{slug(launch_name)}-retrospective"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    return {fmt: base.with_name(f"{base.name}.{fmt}") for fmt in formats}
+
+
+def slug(name: str) -> str:
+    text = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return text[:60].strip("-") or "launch"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` (UTF-8) in one step: temp file, fsync, rename, fsync dir."""
+    directory = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give it an ordinary file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # some platforms cannot open a directory; the rename is done regardless
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass  # fsync of a directory is not supported everywhere; the file itself is synced
+    finally:
+        os.close(dir_fd)
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it; done once, at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
