@@ -11,6 +11,7 @@ import asyncio
 import re
 import socket
 import time
+from pathlib import Path
 from collections import Counter
 from datetime import datetime
 from importlib import resources
@@ -299,3 +300,33 @@ def test_runner_serves_from_its_own_thread_and_cleans_up(tmp_path) -> None:
         workdir = runner.launch.workdir
         assert (workdir / "access.log").exists()
     assert not workdir.exists()  # a temporary work directory is removed on exit
+
+
+def test_demo_crew_works_the_shared_room(tmp_path):
+    """The crew writes through its own connection, as another operator's warroom would."""
+    from warroom.config import parse_config as parse
+    from warroom.demo import DemoLaunch, DemoSettings, render_config
+    from warroom.demo.crew import DemoCrew
+    from warroom.store import RoomStore
+
+    launch = DemoLaunch(DemoSettings(start_epoch=1_795_600_800.0), tmp_path)
+    template = (Path(__file__).resolve().parents[1] / "warroom" / "demo_config.toml").read_text()
+    config = parse(render_config(template, launch.placeholders()))
+    now = [launch.launch_at - 120]
+    crew = DemoCrew(tmp_path / "room.db", launch.launch_at, lambda: now[0])
+    with RoomStore(tmp_path / "room.db") as dashboard:
+        crew.step(now[0])  # the dashboard has not synced its checklist: nothing is lost
+        dashboard.sync_checklist(config.checklist)
+        for minute in range(-2, 26):
+            now[0] = launch.launch_at + minute * 60
+            crew.step(now[0])
+        crew.close()
+        done = {item.title: item for item in dashboard.checklist() if item.done_at is not None}
+        assert len(done) == 11
+        queue = next(i for t, i in done.items() if t.startswith("Queue page"))
+        assert queue.done_by == "Jonas Weber" and queue.done_at > queue.due_at(launch.launch_at)
+        entries = dashboard.log_entries()
+        decision = next(e for e in entries if e.kind == "decision" and e.severity == "critical")
+        assert decision.starred and decision.author == "Maya Chen"
+        actions = [e for e in entries if e.kind == "action"]
+        assert {a.owner for a in actions} == {"Jonas Weber", "Elif Demir"}

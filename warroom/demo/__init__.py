@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from warroom.config import Config, parse_config
+from warroom.demo.crew import DemoCrew
 from warroom.demo.scenario import Scenario, SimClock
 from warroom.demo.servers import AccessLog, FeedServer, StatsServer
 
@@ -69,6 +70,7 @@ class DemoLaunch:
         self.scenario = Scenario(self.settings.seed, self.launch_at, begin_at=min(start, self.launch_at - 600))
         self.log_path = self.workdir / "access.log"
         self.db_path = self.workdir / "demo.db"
+        self.crew = DemoCrew(self.db_path, self.launch_at, self.clock)
         self.feed = FeedServer()
         self.stats = StatsServer(lambda: self.scenario.stats(self.clock()))
         self._log: AccessLog | None = None
@@ -127,6 +129,7 @@ class DemoLaunch:
         await self.stats.stop()
         if self._log is not None:
             self._log.close()
+        self.crew.close()
 
     async def _run(self) -> None:
         while True:
@@ -139,6 +142,7 @@ class DemoLaunch:
         if self._log is not None:
             self._log.write(batch.log_lines)
         self.feed.send(batch.events)
+        self.crew.step(self.clock())
         self.lines_written += len(batch.log_lines)
         self.events_sent += len(batch.events)
 
