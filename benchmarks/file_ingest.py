@@ -92,6 +92,7 @@ def baseline(path: str, loads) -> tuple[int, float]:
 async def through_source(config: Config, total: int, with_pipeline: bool) -> tuple[int, float]:
     """Run a FileSource from the start of the file until `total` records were emitted."""
     source = FileSource(config.sources[0])
+    name = source.name
     done = asyncio.Event()
     seen = 0
     if with_pipeline:
@@ -106,7 +107,7 @@ async def through_source(config: Config, total: int, with_pipeline: bool) -> tup
         nonlocal seen
         seen += len(records)
         if ingest is not None:
-            ingest(SOURCE, records, time.time())
+            ingest(name, records, time.time())
         if seen >= total:
             done.set()
 
@@ -131,6 +132,29 @@ def max_rss_mib() -> float:
 
 def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:>12,.0f} records/s  ({count:,} in {seconds:.2f} s)"
+
+
+def measure(records: int = 500_000, runs: int = 3) -> dict:
+    """The figures for `python -m benchmarks`: best of `runs`, the four passes interleaved
+    so that machine noise hits baseline and source alike."""
+    best = {"json": float("inf"), "orjson": float("inf"), "source": float("inf"), "pipeline": float("inf")}
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
+        path = os.path.join(tmp, "events.jsonl")
+        size = write_file(path, records)
+        config = bench_config(path)
+        for _ in range(runs):
+            for key, run in (
+                ("json", lambda: baseline(path, json.loads)),
+                ("orjson", lambda: baseline(path, orjson.loads)),
+                ("source", lambda: asyncio.run(through_source(config, records, with_pipeline=False))),
+                ("pipeline", lambda: asyncio.run(through_source(config, records, with_pipeline=True))),
+            ):
+                count, seconds = run()
+                assert count >= records, (key, count)
+                best[key] = min(best[key], seconds)
+    out = {f"{key}_per_s": records / seconds for key, seconds in best.items()}
+    out.update(records=records, bytes=size)
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

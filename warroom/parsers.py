@@ -67,7 +67,16 @@ _NGINX = re.compile(
     + r"(.*)",
     re.DOTALL,
 )
+# The same layout for a line without a backslash, where a quoted field cannot hold an
+# escaped quote: the two patterns then match alike, and this one in half the time.
+_NGINX_PLAIN = re.compile(
+    r'(\S+) \S+ (\S+) \[([^\]]*)\] "([^"]*)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"(.*)', re.DOTALL
+)
 _METHOD = re.compile(r"[A-Z][A-Z_-]*")
+_COMMON_METHODS = frozenset(("GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"))
+# The usual trailing fields, `$request_time` or `$request_time $upstream_response_time` as
+# plain numbers: read directly, with the same answer _extras gives for them.
+_PLAIN_TIMES = re.compile(r" ([0-9]+(?:\.[0-9]+)?)(?: ([0-9]+(?:\.[0-9]+)?))?", re.ASCII)
 # Trailing fields: `key=value`, `key="value"`, a quoted field, or a bare token; a bare list of
 # upstream times ("0.010, 0.020 : 0.030", several upstreams tried) is kept as one token.
 _EXTRA = re.compile(r'(?:(\w+)=)?("[^"]*"|[^\s",]+(?:(?:,\s*|\s+:\s+)[^\s",:]+)*)')
@@ -163,7 +172,8 @@ def parse_nginx(line: Line) -> dict[str, Any] | None:
     a TLS handshake for those, with status 400) gives empty method, path and protocol; the
     rest of the record is kept so the 400s still count.
     """
-    match = _NGINX.match(_text(line))
+    text = line if type(line) is str else _text(line)
+    match = (_NGINX_PLAIN if "\\" not in text else _NGINX).match(text)
     if match is None:
         return None
     addr, user, time_local, request, status, size, referer, agent, rest = match.groups()
@@ -173,7 +183,7 @@ def parse_nginx(line: Line) -> dict[str, Any] | None:
     parts = request.split(" ")
     if (
         2 <= len(parts) <= 3
-        and _METHOD.fullmatch(parts[0])
+        and (parts[0] in _COMMON_METHODS or _METHOD.fullmatch(parts[0]))
         and parts[1]
         and (len(parts) == 2 or parts[2].startswith("HTTP/"))
     ):
@@ -194,7 +204,14 @@ def parse_nginx(line: Line) -> dict[str, Any] | None:
         "user_agent": agent,
     }
     if rest and not rest.isspace():
-        _extras(rest, record)
+        plain = _PLAIN_TIMES.fullmatch(rest)
+        if plain is None:
+            _extras(rest, record)
+        else:
+            request_time, upstream_time = plain.groups()
+            record["request_time"] = float(request_time)
+            if upstream_time is not None:
+                record["upstream_response_time"] = float(upstream_time)
     return record
 
 

@@ -32,6 +32,7 @@ Predicate = Callable[[Record], bool]
 # points into seconds the rings have not reached yet).
 MAX_FUTURE_SKEW = 60.0
 MAX_LABEL_LENGTH = 40
+EXACT_INT = 2**53  # integers up to this size convert to float without rounding
 
 SEARCH_HOSTS = ("google.", "bing.", "duckduckgo.", "yahoo.", "baidu.", "yandex.", "ecosia.")
 SOCIAL_HOSTS = (
@@ -84,11 +85,32 @@ def derive_channel(record: Record) -> str:
     if channel:
         return _label(channel)
     target = record.get("path") or record.get("url") or ""
+    referrer = record.get("referer") or record.get("referrer")
+    key = (target, referrer)
+    try:
+        return _CHANNEL_CACHE[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable field (a list or an object in a JSON record)
+        return _channel_from(target, referrer)
+    found = _channel_from(target, referrer)
+    if len(_CHANNEL_CACHE) >= _CHANNEL_CACHE_MAX:
+        _CHANNEL_CACHE.clear()
+    _CHANNEL_CACHE[key] = found
+    return found
+
+
+# A log repeats a few hundred (target, referrer) pairs over and over; parse_qs and urlsplit
+# cost microseconds, so their answer is kept per pair (cleared when full: bounded memory).
+_CHANNEL_CACHE: dict[tuple[Any, Any], str] = {}
+_CHANNEL_CACHE_MAX = 4096
+
+
+def _channel_from(target: Any, referrer: Any) -> str:
     if isinstance(target, str) and "utm_source=" in target:
         values = parse_qs(target.partition("?")[2]).get("utm_source")
         if values and values[0]:
             return _label(values[0].lower())
-    referrer = record.get("referer") or record.get("referrer")
     if isinstance(referrer, str) and referrer not in ("", "-"):
         try:
             host = (urlsplit(referrer).hostname or "").lower()
@@ -156,7 +178,12 @@ def _compile_op(field: str, op: str, arg: Any) -> Predicate:
     get = _getter(field)
     if op == "eq":
         if isinstance(arg, str):
-            return lambda r: (v := get(r)) == arg or (v is not None and _equals(v, arg))
+            # Two different strings never match: only other types go through _equals.
+            if "." not in field:  # the common case, without the getter's call
+                return lambda r: (v := r.get(field)) == arg or (
+                    v is not None and type(v) is not str and _equals(v, arg))
+            return lambda r: (v := get(r)) == arg or (
+                v is not None and type(v) is not str and _equals(v, arg))
         return lambda r: _equals(get(r), arg)
     if op == "ne":
         return lambda r: not _equals(get(r), arg)
@@ -181,7 +208,15 @@ def _compile_op(field: str, op: str, arg: Any) -> Predicate:
             "lt": lambda v: v < bound,
             "lte": lambda v: v <= bound,
         }[op]
-        return lambda r: (v := to_number(get(r))) is not None and compare(v)
+
+        def ordered(record: Record) -> bool:
+            value = get(record)
+            if type(value) is int and -EXACT_INT <= value <= EXACT_INT:
+                return compare(value)  # what to_number would answer, without the call
+            value = to_number(value)
+            return value is not None and compare(value)
+
+        return ordered
     if op == "prefix":
         text = str(arg)
         return lambda r: isinstance(v := get(r), str) and v.startswith(text)
@@ -189,8 +224,10 @@ def _compile_op(field: str, op: str, arg: Any) -> Predicate:
         text = str(arg)
         return lambda r: isinstance(v := get(r), str) and text in v
     if op == "regex":
-        pattern = re.compile(str(arg))
-        return lambda r: isinstance(v := get(r), str) and pattern.search(v) is not None
+        search = re.compile(str(arg)).search
+        if "." not in field:
+            return lambda r: isinstance(v := r.get(field), str) and search(v) is not None
+        return lambda r: isinstance(v := get(r), str) and search(v) is not None
     if op == "exists":
         wanted = bool(arg)
         return lambda r: (get(r) is not None) is wanted
@@ -218,12 +255,15 @@ def _getter(field: str) -> Callable[[Record], Any]:
 
 
 class _CompiledMetric:
-    __slots__ = ("name", "kind", "matches", "value_of", "split_by")
+    __slots__ = ("name", "kind", "matches", "where_key", "value_of", "split_by")
 
     def __init__(self, config: MetricConfig) -> None:
         self.name = config.name
         self.kind = config.kind
-        self.matches = compile_where(config.where)
+        # None: every record matches (no `where`), and the filter pass is skipped.
+        self.matches = compile_where(config.where) if config.where else None
+        # Metrics with the same filter (visits, and visits split by channel) share one pass.
+        self.where_key = repr(config.where)
         self.value_of = _getter(config.field) if config.field else None
         self.split_by = config.split_by
 
@@ -257,53 +297,129 @@ class Pipeline:
         return specific + self._for_all if specific else self._for_all
 
     def ingest(self, source: str, records: list[Record], arrival: float) -> None:
-        """Fold one batch; `arrival` is the clock's time when the batch was received."""
+        """Fold one batch; `arrival` is the clock's time when the batch was received.
+
+        Two passes: the record times first (once per record), then one tight loop per
+        metric over the batch, which keeps the metric's filter, field and label in locals.
+        """
         self.records_in[source] += len(records)
-        metrics = self._metrics_for(source)
-        time_field = self.time_fields.get(source, "ts")
         rejects = self.rejects[source]
-        latest_allowed = arrival + MAX_FUTURE_SKEW
-        # (metric, second, label) -> [total, count, last, ts]
-        groups: dict[tuple[str, int, str | None], list[float]] = {}
-        tickets: list[Record] = []
-        ticket_source = source == self._ticket_source
-        for record in records:
-            raw_time = record.get(time_field)
-            ts = arrival if raw_time is None else record_time(raw_time)
-            if ts is None:
-                rejects["bad_time"] += 1
-                ts = arrival
-            elif ts > latest_allowed:
-                rejects["future_time"] += 1
-                ts = arrival
-            if ticket_source and self._is_ticket(record):
-                tickets.append(record)
-            for metric in metrics:
-                if not metric.matches(record):
-                    continue
-                if metric.value_of is None:
-                    value = 1.0
-                else:
-                    value = to_number(metric.value_of(record))
-                    if value is None:
-                        if metric.value_of(record) is not None:
-                            rejects["bad_value"] += 1
-                        continue
-                label = label_of(record, metric.split_by) if metric.split_by else None
-                key = (metric.name, int(ts), label)
-                group = groups.get(key)
-                if group is None:
-                    groups[key] = [value, 1, value, ts]
-                else:
-                    group[0] += value
-                    group[1] += 1
-                    if ts >= group[3]:
-                        group[2], group[3] = value, ts
+        times = self._times(records, self.time_fields.get(source, "ts"), arrival, rejects)
+        if source == self._ticket_source:
+            is_ticket = self._is_ticket
+            tickets = [record for record in records if is_ticket(record)]
+        else:
+            tickets = []
         add = self.metrics.add
-        for (name, _second, label), (total, count, last, ts) in groups.items():
-            add(name, ts, total, int(count), last, label, now=arrival)
+        selected: dict[str, tuple[list[Record], list[float]]] = {}
+        for metric in self._metrics_for(source):
+            name = metric.name
+            matches = metric.matches
+            if matches is None:
+                chosen, chosen_times = records, times
+            elif (hit := selected.get(metric.where_key)) is not None:
+                chosen, chosen_times = hit
+            else:
+                chosen, chosen_times = [], []
+                keep, keep_time = chosen.append, chosen_times.append
+                for record, ts in zip(records, times):
+                    if matches(record):
+                        keep(record)
+                        keep_time(ts)
+                selected[metric.where_key] = (chosen, chosen_times)
+            if metric.value_of is None and metric.split_by is None:
+                for second, (count, ts) in self._counts(chosen_times).items():
+                    add(name, ts, float(count), count, 1.0, None, now=arrival)
+            else:
+                groups = self._groups(metric, chosen, chosen_times, rejects)
+                for (_second, label), (total, count, last, ts) in groups.items():
+                    add(name, ts, total, int(count), last, label, now=arrival)
         if tickets and self.on_tickets is not None:
             self.on_tickets(source, tickets)
+
+    @staticmethod
+    def _times(records: list[Record], time_field: str, arrival: float,
+               rejects: Counter[str]) -> list[float]:
+        """Each record's time: its own (epoch s or ms, ISO 8601), or `arrival` when missing,
+        unreadable (counted as bad_time) or too far ahead (counted as future_time)."""
+        latest_allowed = arrival + MAX_FUTURE_SKEW
+        times: list[float] = []
+        append = times.append
+        bad = future = 0
+        for record in records:
+            raw = record.get(time_field)
+            if raw is None:
+                append(arrival)
+                continue
+            if type(raw) is float and -math.inf < raw < math.inf:
+                ts = raw / 1000.0 if raw > 1e11 else raw  # record_time's answer, inlined
+            else:
+                ts = record_time(raw)
+                if ts is None:
+                    bad += 1
+                    append(arrival)
+                    continue
+            if ts > latest_allowed:
+                future += 1
+                ts = arrival
+            append(ts)
+        if bad:
+            rejects["bad_time"] += bad
+        if future:
+            rejects["future_time"] += future
+        return times
+
+    @staticmethod
+    def _counts(times: list[float]) -> dict[int, list[float]]:
+        """A plain count of the matching records: second -> [records, latest record time]."""
+        groups: dict[int, list[float]] = {}
+        for ts in times:
+            second = int(ts)
+            group = groups.get(second)
+            if group is None:
+                groups[second] = [1, ts]
+            else:
+                group[0] += 1
+                if ts >= group[1]:
+                    group[1] = ts
+        return groups
+
+    @staticmethod
+    def _groups(metric: _CompiledMetric, records: list[Record], times: list[float],
+                rejects: Counter[str]) -> dict[tuple[int, str | None], list[float]]:
+        """Any other metric over its matching records: (second, label) -> [total, count,
+        last value, its time]."""
+        groups: dict[tuple[int, str | None], list[float]] = {}
+        value_of, split_by = metric.value_of, metric.split_by
+        label: str | None = None
+        bad_values = 0
+        for record, ts in zip(records, times):
+            if value_of is None:
+                value = 1.0
+            else:
+                raw = value_of(record)
+                if type(raw) is float and -math.inf < raw < math.inf:
+                    value = raw  # to_number's answer, inlined
+                else:
+                    value = to_number(raw)
+                    if value is None:
+                        if raw is not None:
+                            bad_values += 1
+                        continue
+            if split_by is not None:
+                label = label_of(record, split_by)
+            key = (int(ts), label)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [value, 1, value, ts]
+            else:
+                group[0] += value
+                group[1] += 1
+                if ts >= group[3]:
+                    group[2], group[3] = value, ts
+        if bad_values:
+            rejects["bad_value"] += bad_values
+        return groups
 
     def reject_count(self, source: str) -> int:
         return sum(self.rejects[source].values()) if source in self.rejects else 0

@@ -1,0 +1,311 @@
+"""What the dashboard costs on a real terminal: CPU, bytes, lag to the screen, start-up.
+
+    python -m benchmarks.screen [--quick]
+
+Every figure here runs `python -m warroom` as a child process on a pseudo-terminal
+(`benchmarks.pty_harness`): the window size is set before the child starts, every byte it
+writes is read and counted, CPU is the child's utime + stime from /proc.
+
+- idle: the full dashboard on a config with a file source that never receives a line;
+- demo: `warroom demo --speed 30` at 80x24 and at 200x50, CPU and bytes/s;
+- lag: a jsonl file source polled every 50 ms, a writer appending 10,000 records/s, each
+  carrying its sequence number in a gauge shown on the traffic panel (unit "ms", so it is
+  printed in full: "12,345 ms"). The output stream is searched for those numbers; a record
+  has reached the screen when a frame shows its number or a later one. Reported: p50 and
+  p99 over every record written in the window (and, for comparison, over the records whose
+  own number was shown, which leaves out the wait for the next refresh);
+- start-up: spawn to the first bytes containing "WARROOM", with an empty room store and
+  with one holding 100,000 incident log entries; best of three.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import codecs
+import os
+import re
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.pty_harness import Terminal, strip_ansi, warroom_argv
+
+MARKER = re.compile(r"(?<![\d,.])(\d{1,3}(?:,\d{3})*) ms\b")
+
+
+def write_config(directory: Path, log_path: Path, refresh_hz: float = 2.0, db: Path | None = None) -> Path:
+    """A small real config: one jsonl file source, a counter, and the marker gauge."""
+    db = db or directory / "room.db"
+    text = f"""
+[launch]
+name = "Bench"
+
+[room]
+db = "{db}"
+
+[ui]
+refresh_hz = {refresh_hz}
+
+[[sources]]
+name = "feed"
+kind = "file"
+path = "{log_path}"
+format = "jsonl"
+poll_interval = "50ms"
+stale_after = "1h"
+
+[[metrics]]
+name = "events"
+source = "feed"
+
+[[metrics]]
+name = "marker"
+label = "last seq"
+kind = "last"
+field = "seq"
+unit = "ms"
+
+[panels.traffic]
+metrics = ["events", "marker"]
+chart = "events"
+"""
+    path = directory / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+# --------------------------------------------------------------------------- CPU and bytes
+
+
+def idle(seconds: float, warmup: float = 5.0) -> dict:
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-idle-") as tmp:
+        directory = Path(tmp)
+        log_path = directory / "feed.jsonl"
+        log_path.touch()
+        config = write_config(directory, log_path)
+        term = Terminal.spawn(warroom_argv("--config", str(config)), 120, 40, cwd=tmp,
+                              env={"XDG_STATE_HOME": tmp})
+        try:
+            if term.wait_for("WARROOM", 20) is None:
+                raise RuntimeError("no first frame: " + strip_ansi(term.text())[-500:])
+            time.sleep(warmup)
+            cpu, nbytes, wall = term.measure(seconds)
+        finally:
+            term.stop()
+    return {"cpu_pct": 100 * cpu / wall, "bytes_per_s": nbytes / wall, "seconds": wall}
+
+
+def demo(cols: int, rows: int, seconds: float, warmup: float = 5.0, speed: float = 30) -> dict:
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-demo-") as tmp:
+        term = Terminal.spawn(warroom_argv("demo", "--speed", f"{speed:g}"), cols, rows, cwd=tmp,
+                              env={"XDG_STATE_HOME": tmp})
+        try:
+            if term.wait_for("WARROOM", 20) is None:
+                raise RuntimeError("no first frame: " + strip_ansi(term.text())[-500:])
+            time.sleep(warmup)
+            cpu, nbytes, wall = term.measure(seconds)
+        finally:
+            term.stop()
+    return {"cpu_pct": 100 * cpu / wall, "bytes_per_s": nbytes / wall, "seconds": wall}
+
+
+# --------------------------------------------------------------------------- lag
+
+
+class _Writer(threading.Thread):
+    """Appends `rate` records/s in 10 ms batches; remembers when each batch was written."""
+
+    def __init__(self, path: Path, rate: int) -> None:
+        super().__init__(name="lag-writer", daemon=True)
+        self.path = path
+        self.per_batch = max(1, rate // 100)
+        self.batches: list[tuple[float, int, int]] = []  # (written at, first seq, last seq)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        seq = 1000  # every marker prints with at least four digits
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            next_at = time.perf_counter()
+            while not self.stopping.is_set():
+                wall = time.time()
+                first = seq
+                lines = []
+                for _ in range(self.per_batch):
+                    lines.append(b'{"ts":%.3f,"kind":"visit","seq":%d}\n' % (wall, seq))
+                    seq += 1
+                os.write(fd, b"".join(lines))
+                self.batches.append((time.perf_counter(), first, seq - 1))
+                next_at += 0.01
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+        finally:
+            os.close(fd)
+
+
+class _Screen:
+    """First time each marker number appears in the output stream."""
+
+    def __init__(self) -> None:
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.tail = ""
+        self.first_seen: dict[int, float] = {}
+
+    def feed(self, t: float, data: bytes) -> None:
+        text = self.tail + strip_ansi(self.decoder.decode(data))
+        for match in MARKER.finditer(text):
+            value = int(match.group(1).replace(",", ""))
+            self.first_seen.setdefault(value, t)
+        self.tail = text[-40:]
+
+
+def lag(rate: int, seconds: float, warmup: float = 3.0, refresh_hz: float = 2.0,
+        cols: int = 120, rows: int = 40) -> dict:
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-lag-") as tmp:
+        directory = Path(tmp)
+        log_path = directory / "feed.jsonl"
+        log_path.touch()
+        config = write_config(directory, log_path, refresh_hz=refresh_hz)
+        term = Terminal.spawn(warroom_argv("--config", str(config)), cols, rows, cwd=tmp,
+                              env={"XDG_STATE_HOME": tmp})
+        screen = _Screen()
+        writer = _Writer(log_path, rate)
+        try:
+            if term.wait_for("WARROOM", 20) is None:
+                raise RuntimeError("no first frame: " + strip_ansi(term.text())[-500:])
+            term.watch(screen.feed)
+            time.sleep(1.0)
+            writer.start()
+            time.sleep(warmup)
+            window_start = time.perf_counter()
+            cpu, nbytes, wall = term.measure(seconds)
+            window_end = window_start + wall
+            writer.stopping.set()
+            writer.join()
+            time.sleep(1.5)  # let the last records of the window reach the screen
+        finally:
+            writer.stopping.set()
+            term.stop()
+    observed = sorted((t, v) for v, t in screen.first_seen.items())
+    times = [t for t, _ in observed]
+    running, high = [], -1
+    for _, value in observed:
+        high = max(high, value)
+        running.append(high)
+    every: list[float] = []  # per record: written -> a frame shows it or a later one
+    shown: list[float] = []  # per record whose own number was shown
+    written = 0
+    for written_at, first, last in writer.batches:
+        if not window_start <= written_at < window_end:
+            continue
+        written += last - first + 1
+        start = bisect.bisect_left(times, written_at)
+        for seq in range(first, last + 1):
+            index = bisect.bisect_left(running, seq, lo=start)
+            every.append(times[index] - written_at if index < len(times) else float("inf"))
+            seen_at = screen.first_seen.get(seq)
+            if seen_at is not None and seen_at >= written_at:
+                shown.append(seen_at - written_at)
+    if not every:
+        raise RuntimeError("no record written in the lag window")
+    return {
+        "records": written,
+        "rate": written / wall,
+        "p50_ms": 1e3 * _percentile(every, 0.50),
+        "p99_ms": 1e3 * _percentile(every, 0.99),
+        "max_ms": 1e3 * max(every),
+        "shown_p50_ms": 1e3 * _percentile(shown, 0.50) if shown else float("nan"),
+        "shown_p99_ms": 1e3 * _percentile(shown, 0.99) if shown else float("nan"),
+        "frames_with_marker": len(observed),
+        "cpu_pct": 100 * cpu / wall,
+        "bytes_per_s": nbytes / wall,
+        "refresh_hz": refresh_hz,
+    }
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+def fill_store(db: Path, entries: int, batch: int = 5000) -> None:
+    from warroom.store import RoomStore
+
+    store = RoomStore(db)
+    try:
+        start = time.time() - entries
+        kinds = ("note", "alert", "source", "ticket")
+        for offset in range(0, entries, batch):
+            store.add_logs(
+                {"kind": "note", "severity": "info", "author": "bench", "ts": start + i,
+                 "text": f"entry {i}: something happened on the {kinds[i % 4]} side"}
+                for i in range(offset, min(entries, offset + batch))
+            )
+    finally:
+        store.close()
+
+
+def startup(log_entries: int, runs: int = 3) -> dict:
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-start-") as tmp:
+        directory = Path(tmp)
+        log_path = directory / "feed.jsonl"
+        log_path.touch()
+        db = directory / "room.db"
+        if log_entries:
+            fill_store(db, log_entries)
+        config = write_config(directory, log_path, db=db)
+        times = []
+        for _ in range(runs):
+            term = Terminal.spawn(warroom_argv("--config", str(config)), 120, 40, cwd=tmp,
+                                  env={"XDG_STATE_HOME": tmp})
+            try:
+                seen = term.wait_for("WARROOM", 30)
+            finally:
+                term.stop()
+            if seen is None:
+                raise RuntimeError("no first frame: " + strip_ansi(term.text())[-500:])
+            times.append(seen - term.started)
+    return {"best_s": min(times), "median_s": statistics.median(times), "runs": times}
+
+
+def python_startup(runs: int = 3) -> float:
+    """The floor under every start-up figure: a bare interpreter that imports textual."""
+    import subprocess
+    import sys
+
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import textual.app"], check=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=["idle", "demo", "lag", "startup"])
+    args = parser.parse_args(argv)
+    window = 8.0 if args.quick else 20.0
+    if args.only in (None, "idle"):
+        print("idle", idle(window))
+    if args.only in (None, "demo"):
+        for cols, rows in ((80, 24), (200, 50)):
+            print(f"demo {cols}x{rows}", demo(cols, rows, window))
+    if args.only in (None, "lag"):
+        print("lag", lag(10_000, window / 2 if args.quick else 15.0))
+    if args.only in (None, "startup"):
+        print("python + textual import", python_startup())
+        print("startup empty", startup(0))
+        print("startup 100k", startup(100_000))
+
+
+if __name__ == "__main__":
+    main()
