@@ -9,6 +9,12 @@ one ring update per metric, not a thousand.
 A record that cannot be used (a timestamp from the far future, a non-numeric value for a
 `sum` metric) is counted per source in `rejects`, never raised: one bad line in a log must
 not stop a launch-day dashboard.
+
+Values and labels are bounded because records are hostile until proven otherwise: a value
+beyond MAX_VALUE is rejected ("bad_value"), since two finite 1.7e308s already sum to
+infinity and would poison every total after them; a label taken from an object or a list
+("bad_label") becomes INVALID_LABEL, because the text of a 1,000-deep list cannot even be
+built (RecursionError) and would say nothing on screen anyway.
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ Predicate = Callable[[Record], bool]
 # points into seconds the rings have not reached yet).
 MAX_FUTURE_SKEW = 60.0
 MAX_LABEL_LENGTH = 40
+# Beyond 2**53 a float no longer holds whole units exactly; no count, amount or latency on a
+# launch day comes near it, and below it no sum of real batches can overflow.
+MAX_VALUE = float(2**53)
+INVALID_LABEL = "(invalid)"
 EXACT_INT = 2**53  # integers up to this size convert to float without rounding
 
 SEARCH_HOSTS = ("google.", "bing.", "duckduckgo.", "yahoo.", "baidu.", "yandex.", "ecosia.")
@@ -45,7 +55,8 @@ SOCIAL_HOSTS = (
 
 
 def to_number(value: Any) -> float | None:
-    """A finite float from an int, float or numeric string; None otherwise (bools too)."""
+    """A float within +-MAX_VALUE from an int, float or numeric string; None otherwise
+    (bools, NaN, infinities and numbers too large to add up safely)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -60,7 +71,7 @@ def to_number(value: Any) -> float | None:
             return None
     else:
         return None
-    return number if math.isfinite(number) else None
+    return number if -MAX_VALUE <= number <= MAX_VALUE else None
 
 
 def record_time(value: Any) -> float | None:
@@ -127,7 +138,13 @@ def _channel_from(target: Any, referrer: Any) -> str:
 
 
 def _label(value: Any) -> str:
-    text = str(value)
+    """Label text of a scalar; INVALID_LABEL (this very object) for anything else."""
+    if not isinstance(value, (str, int, float)):  # bool is an int
+        return INVALID_LABEL
+    try:
+        text = str(value)
+    except ValueError:  # an int of more than 4,300 digits
+        return INVALID_LABEL
     return text[:MAX_LABEL_LENGTH] if len(text) > MAX_LABEL_LENGTH else text
 
 
@@ -291,10 +308,14 @@ class Pipeline:
         self._is_ticket = compile_where(tickets.where)
         self.rejects: dict[str, Counter[str]] = defaultdict(Counter)
         self.records_in: Counter[str] = Counter()
+        self._metrics_of: dict[str, list[_CompiledMetric]] = {}
 
     def _metrics_for(self, source: str) -> list[_CompiledMetric]:
-        specific = self._by_source.get(source)
-        return specific + self._for_all if specific else self._for_all
+        metrics = self._metrics_of.get(source)
+        if metrics is None:
+            specific = self._by_source.get(source)
+            metrics = self._metrics_of[source] = specific + self._for_all if specific else self._for_all
+        return metrics
 
     def ingest(self, source: str, records: list[Record], arrival: float) -> None:
         """Fold one batch; `arrival` is the clock's time when the batch was received.
@@ -310,6 +331,39 @@ class Pipeline:
             tickets = [record for record in records if is_ticket(record)]
         else:
             tickets = []
+        if len(records) == 1:  # one message, one record (a websocket feed): no grouping
+            self._ingest_one(source, records[0], times[0], arrival, rejects)
+        else:
+            self._ingest_many(source, records, times, arrival, rejects)
+        if tickets and self.on_tickets is not None:
+            self.on_tickets(source, tickets)
+
+    def _ingest_one(self, source: str, record: Record, ts: float, arrival: float,
+                    rejects: Counter[str]) -> None:
+        """What _ingest_many does for a batch of one record, without its group tables."""
+        add = self.metrics.add
+        for metric in self._metrics_for(source):
+            matches = metric.matches
+            if matches is not None and not matches(record):
+                continue
+            value_of = metric.value_of
+            if value_of is None:
+                value = 1.0
+            else:
+                raw = value_of(record)
+                value = to_number(raw)
+                if value is None:
+                    if raw is not None:
+                        rejects["bad_value"] += 1
+                    continue
+            split_by = metric.split_by
+            label = label_of(record, split_by) if split_by is not None else None
+            if label is INVALID_LABEL:
+                rejects["bad_label"] += 1
+            add(metric.name, ts, value, 1, value, label, now=arrival)
+
+    def _ingest_many(self, source: str, records: list[Record], times: list[float], arrival: float,
+                     rejects: Counter[str]) -> None:
         add = self.metrics.add
         selected: dict[str, tuple[list[Record], list[float]]] = {}
         for metric in self._metrics_for(source):
@@ -334,8 +388,6 @@ class Pipeline:
                 groups = self._groups(metric, chosen, chosen_times, rejects)
                 for (_second, label), (total, count, last, ts) in groups.items():
                     add(name, ts, total, int(count), last, label, now=arrival)
-        if tickets and self.on_tickets is not None:
-            self.on_tickets(source, tickets)
 
     @staticmethod
     def _times(records: list[Record], time_field: str, arrival: float,
@@ -351,7 +403,7 @@ class Pipeline:
             if raw is None:
                 append(arrival)
                 continue
-            if type(raw) is float and -math.inf < raw < math.inf:
+            if type(raw) is float and -MAX_VALUE <= raw <= MAX_VALUE:
                 ts = raw / 1000.0 if raw > 1e11 else raw  # record_time's answer, inlined
             else:
                 ts = record_time(raw)
@@ -392,13 +444,13 @@ class Pipeline:
         groups: dict[tuple[int, str | None], list[float]] = {}
         value_of, split_by = metric.value_of, metric.split_by
         label: str | None = None
-        bad_values = 0
+        bad_values = bad_labels = 0
         for record, ts in zip(records, times):
             if value_of is None:
                 value = 1.0
             else:
                 raw = value_of(record)
-                if type(raw) is float and -math.inf < raw < math.inf:
+                if type(raw) is float and -MAX_VALUE <= raw <= MAX_VALUE:
                     value = raw  # to_number's answer, inlined
                 else:
                     value = to_number(raw)
@@ -408,6 +460,8 @@ class Pipeline:
                         continue
             if split_by is not None:
                 label = label_of(record, split_by)
+                if label is INVALID_LABEL:
+                    bad_labels += 1
             key = (int(ts), label)
             group = groups.get(key)
             if group is None:
@@ -419,6 +473,8 @@ class Pipeline:
                     group[2], group[3] = value, ts
         if bad_values:
             rejects["bad_value"] += bad_values
+        if bad_labels:
+            rejects["bad_label"] += bad_labels
         return groups
 
     def reject_count(self, source: str) -> int:
