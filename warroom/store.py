@@ -206,6 +206,10 @@ class RoomStore:
             self._prepare()
         except sqlite3.Error as exc:
             self._db.close()
+            if getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+                # Damage bad enough that the integrity check itself cannot run.
+                raise StoreError(f"{self.path}: the database is damaged ({exc}); it was left as it "
+                                 "is: restore a copy or start a new file") from None
             raise StoreError(f"{self.path}: cannot use the room database: {exc}") from None
         except BaseException:
             self._db.close()
@@ -716,8 +720,18 @@ def _check_header(path: Path) -> None:
         raise StoreError(f"{path}: not a SQLite database; it was left as it is: "
                          "choose another file ([room] db in config.toml)")
     if not os.access(path, os.R_OK | os.W_OK):
+        if _read_only_filesystem(path):
+            raise StoreError(f"{path}: the filesystem it is on is read-only (a full or failing disk "
+                             "is often remounted so); free or fix it, or use another [room] db")
         raise StoreError(f"{path}: no permission to write it; ask its owner, who can allow "
                          "the group with [room] group_access = true")
+
+
+def _read_only_filesystem(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _late_query(now: float, sla: Mapping[str, SlaConfig]) -> tuple[str, list[Any]]:
