@@ -85,36 +85,57 @@ def _percentile(values: list[float], q: float) -> float:
 # --------------------------------------------------------------------------- CPU and bytes
 
 
-def idle(seconds: float, warmup: float = 5.0) -> dict:
+def _side_by_side(argv: list[str], floor_hz: float, cols: int, rows: int, seconds: float,
+                  warmup: float, cwd: str) -> dict:
+    """warroom and the Textual floor app on two ptys of the same size, measured over the
+    same window: CPU % of one core and bytes/s of each."""
+    env = {"XDG_STATE_HOME": cwd}
+    terms = {
+        "warroom": Terminal.spawn(argv, cols, rows, cwd=cwd, env=env),
+        "floor": Terminal.spawn(floor_argv(floor_hz), cols, rows, cwd=cwd, env=env),
+    }
+    try:
+        for name, term in terms.items():
+            if term.wait_for("WARROOM", 20) is None:
+                raise RuntimeError(f"{name}: no first frame: " + strip_ansi(term.text())[-500:])
+        time.sleep(warmup)
+        cpu0 = {name: term.cpu_seconds() for name, term in terms.items()}
+        t0 = time.perf_counter()
+        time.sleep(seconds)
+        cpu1 = {name: term.cpu_seconds() for name, term in terms.items()}
+        t1 = time.perf_counter()
+    finally:
+        for term in terms.values():
+            term.stop()
+    wall = t1 - t0
+    out = {"seconds": wall, "cols": cols, "rows": rows}
+    for name, term in terms.items():
+        out[f"{name}_cpu_pct"] = 100 * (cpu1[name] - cpu0[name]) / wall
+        out[f"{name}_bytes_per_s"] = term.bytes_between(t0, t1) / wall
+    return out
+
+
+def floor_argv(hz: float) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "benchmarks.textual_floor", "--hz", f"{hz:g}"]
+
+
+def idle(seconds: float, warmup: float = 4.0) -> dict:
+    """The full dashboard with no data, next to a Textual app that never updates."""
     with tempfile.TemporaryDirectory(prefix="warroom-bench-idle-") as tmp:
         directory = Path(tmp)
         log_path = directory / "feed.jsonl"
         log_path.touch()
         config = write_config(directory, log_path)
-        term = Terminal.spawn(warroom_argv("--config", str(config)), 120, 40, cwd=tmp,
-                              env={"XDG_STATE_HOME": tmp})
-        try:
-            if term.wait_for("WARROOM", 20) is None:
-                raise RuntimeError("no first frame: " + strip_ansi(term.text())[-500:])
-            time.sleep(warmup)
-            cpu, nbytes, wall = term.measure(seconds)
-        finally:
-            term.stop()
-    return {"cpu_pct": 100 * cpu / wall, "bytes_per_s": nbytes / wall, "seconds": wall}
+        return _side_by_side(warroom_argv("--config", str(config)), 0, 120, 40, seconds, warmup, tmp)
 
 
-def demo(cols: int, rows: int, seconds: float, warmup: float = 5.0, speed: float = 30) -> dict:
+def demo(cols: int, rows: int, seconds: float, warmup: float = 4.0, speed: float = 30) -> dict:
+    """`warroom demo`, next to a Textual app rewriting one line at the dashboard's 2 Hz."""
     with tempfile.TemporaryDirectory(prefix="warroom-bench-demo-") as tmp:
-        term = Terminal.spawn(warroom_argv("demo", "--speed", f"{speed:g}"), cols, rows, cwd=tmp,
-                              env={"XDG_STATE_HOME": tmp})
-        try:
-            if term.wait_for("WARROOM", 20) is None:
-                raise RuntimeError("no first frame: " + strip_ansi(term.text())[-500:])
-            time.sleep(warmup)
-            cpu, nbytes, wall = term.measure(seconds)
-        finally:
-            term.stop()
-    return {"cpu_pct": 100 * cpu / wall, "bytes_per_s": nbytes / wall, "seconds": wall}
+        return _side_by_side(warroom_argv("demo", "--speed", f"{speed:g}"), 2, cols, rows, seconds,
+                             warmup, tmp)
 
 
 # --------------------------------------------------------------------------- lag
@@ -168,7 +189,7 @@ class _Screen:
         self.tail = text[-40:]
 
 
-def lag(rate: int, seconds: float, warmup: float = 3.0, refresh_hz: float = 2.0,
+def lag(rate: int, seconds: float, warmup: float = 2.0, refresh_hz: float = 2.0,
         cols: int = 120, rows: int = 40) -> dict:
     with tempfile.TemporaryDirectory(prefix="warroom-bench-lag-") as tmp:
         directory = Path(tmp)
@@ -275,16 +296,19 @@ def startup(log_entries: int, runs: int = 3) -> dict:
     return {"best_s": min(times), "median_s": statistics.median(times), "runs": times}
 
 
-def python_startup(runs: int = 3) -> float:
-    """The floor under every start-up figure: a bare interpreter that imports textual."""
-    import subprocess
-    import sys
-
+def floor_startup(runs: int = 3) -> float:
+    """The floor under the start-up figures: spawn to first frame of the bare Textual app."""
     best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import textual.app"], check=True)
-        best = min(best, time.perf_counter() - start)
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-start-") as tmp:
+        for _ in range(runs):
+            term = Terminal.spawn(floor_argv(0), 120, 40, cwd=tmp)
+            try:
+                seen = term.wait_for("WARROOM", 30)
+            finally:
+                term.stop()
+            if seen is None:
+                raise RuntimeError("floor app: no first frame")
+            best = min(best, seen - term.started)
     return best
 
 
@@ -293,16 +317,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["idle", "demo", "lag", "startup"])
     args = parser.parse_args(argv)
-    window = 8.0 if args.quick else 20.0
+    window = 6.0 if args.quick else 15.0
     if args.only in (None, "idle"):
         print("idle", idle(window))
     if args.only in (None, "demo"):
         for cols, rows in ((80, 24), (200, 50)):
             print(f"demo {cols}x{rows}", demo(cols, rows, window))
     if args.only in (None, "lag"):
-        print("lag", lag(10_000, window / 2 if args.quick else 15.0))
+        for hz in (2.0, 4.0):
+            print(f"lag at {hz:g} Hz", lag(10_000, window, refresh_hz=hz))
     if args.only in (None, "startup"):
-        print("python + textual import", python_startup())
+        print("floor app start-up", floor_startup())
         print("startup empty", startup(0))
         print("startup 100k", startup(100_000))
 
