@@ -9,7 +9,8 @@ rows as JSON to benchmarks/results.json. Each baseline is measured in the same r
 its figure: a bare read + json.loads loop for the file source, a bare websockets client for
 the websocket source, a bare Textual app on a pty of the same size for CPU, bytes and
 start-up, the refresh period for the screen lag, the process before any record for memory,
-direct MetricsStore calls for the alert rules. Throughput figures are the best of several
+direct MetricsStore calls for the alert rules. Candidate libraries (msgspec, uvloop) are
+measured next to what warroom uses when they are installed, and skipped otherwise. Throughput figures are the best of several
 runs (the machine is shared); screen figures come from the app run as a child process on
 a real pseudo-terminal (see benchmarks/screen.py).
 """
@@ -78,7 +79,10 @@ def run_file(quick: bool) -> list[Row]:
             value >= 0.5 * json_rate and value >= 200_000),
         Row("  file jsonl: source only (emit counts)", r["source_per_s"], "records/s", r["orjson_per_s"],
             "read + orjson.loads loop"),
-    ]
+    ] + ([
+        Row("  candidate: read + msgspec.json decode loop", r["msgspec_per_s"], "records/s",
+            r["orjson_per_s"], "read + orjson.loads loop"),
+    ] if "msgspec_per_s" in r else [])
 
 
 def run_nginx(quick: bool) -> list[Row]:
@@ -109,7 +113,12 @@ def run_ws(quick: bool) -> list[Row]:
             "bare client recv + orjson", ">= 500,000/s", batched >= 500_000),
         Row("  websocket: batched, + pipeline", r["batched_pipeline_per_s"], "records/s",
             r["batched_bare_per_s"], "bare client recv + orjson"),
-    ]
+    ] + ([
+        Row("  candidate: one per message on uvloop", r["single_source_uvloop_per_s"], "msgs/s",
+            single, "the same on asyncio"),
+        Row("  candidate: one per message + pipeline, uvloop", r["single_pipeline_uvloop_per_s"], "msgs/s",
+            r["single_pipeline_per_s"], "the same on asyncio"),
+    ] if "single_source_uvloop_per_s" in r else [])
 
 
 def run_screen(quick: bool) -> list[Row]:

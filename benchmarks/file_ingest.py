@@ -142,8 +142,17 @@ def measure(records: int = 500_000, runs: int = 3) -> dict:
         path = os.path.join(tmp, "events.jsonl")
         size = write_file(path, records)
         config = bench_config(path)
+        candidates = []
+        try:  # a candidate parser, measured when installed (not a dependency)
+            import msgspec
+
+            candidates.append(("msgspec", lambda: baseline(path, msgspec.json.Decoder().decode)))
+            best["msgspec"] = float("inf")
+        except ImportError:
+            pass
         for _ in range(runs):
             for key, run in (
+                *candidates,
                 ("json", lambda: baseline(path, json.loads)),
                 ("orjson", lambda: baseline(path, orjson.loads)),
                 ("source", lambda: asyncio.run(through_source(config, records, with_pipeline=False))),

@@ -6,7 +6,8 @@ Every figure here runs `python -m warroom` as a child process on a pseudo-termin
 (`benchmarks.pty_harness`): the window size is set before the child starts, every byte it
 writes is read and counted, CPU is the child's utime + stime from /proc.
 
-- idle: the full dashboard on a config with a file source that never receives a line;
+- idle: the full dashboard on a config with a file source that never receives a line
+  (polled at the default 250 ms);
 - demo: `warroom demo --speed 30` at 80x24 and at 200x50, CPU and bytes/s;
 - lag: a jsonl file source polled every 50 ms, a writer appending 10,000 records/s, each
   carrying its sequence number in a gauge shown on the traffic panel (unit "ms", so it is
@@ -36,7 +37,8 @@ from benchmarks.pty_harness import Terminal, strip_ansi, warroom_argv
 MARKER = re.compile(r"(?<![\d,.])(\d{1,3}(?:,\d{3})*) ms\b")
 
 
-def write_config(directory: Path, log_path: Path, refresh_hz: float = 2.0, db: Path | None = None) -> Path:
+def write_config(directory: Path, log_path: Path, refresh_hz: float = 2.0, db: Path | None = None,
+                 poll_interval: str = "50ms") -> Path:
     """A small real config: one jsonl file source, a counter, and the marker gauge."""
     db = db or directory / "room.db"
     text = f"""
@@ -54,7 +56,7 @@ name = "feed"
 kind = "file"
 path = "{log_path}"
 format = "jsonl"
-poll_interval = "50ms"
+poll_interval = "{poll_interval}"
 stale_after = "1h"
 
 [[metrics]]
@@ -127,7 +129,7 @@ def idle(seconds: float, warmup: float = 4.0) -> dict:
         directory = Path(tmp)
         log_path = directory / "feed.jsonl"
         log_path.touch()
-        config = write_config(directory, log_path)
+        config = write_config(directory, log_path, poll_interval="250ms")  # the default
         return _side_by_side(warroom_argv("--config", str(config)), 0, 120, 40, seconds, warmup, tmp)
 
 

@@ -165,10 +165,26 @@ async def through_source(url: str, records: int, with_pipeline: bool) -> float:
     return time.perf_counter() - start
 
 
+def _uvloop_factory():
+    try:  # a candidate event loop, measured when installed (not a dependency)
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def measure(messages: int = 200_000, records: int = 1_000_000, runs: int = 3) -> dict:
     best: dict[str, float] = {}
+    uvloop_factory = _uvloop_factory()
     with FeedServer() as server:
         for _ in range(runs):
+            if uvloop_factory is not None:
+                url = server.url(messages, 1)
+                for key, with_pipeline in (("source", False), ("pipeline", True)):
+                    with asyncio.Runner(loop_factory=uvloop_factory) as runner:
+                        seconds = runner.run(through_source(url, messages, with_pipeline))
+                    name = f"single_{key}_uvloop"
+                    best[name] = min(best.get(name, float("inf")), seconds)
             for mode, frames, per_frame, total in (("single", messages, 1, messages),
                                                    ("batched", records // BATCH, BATCH, records)):
                 url = server.url(frames, per_frame)
