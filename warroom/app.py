@@ -48,6 +48,7 @@ class WarroomApp(App):
         Binding("4", "show_tab('support')", "Support", id="tab.support"),
         Binding("5", "show_tab('log')", "Log", id="tab.log"),
         Binding("L", "launch_now", "Launch now", id="launch"),
+        Binding("E", "export", "Export", id="export"),
     ]
     LAUNCH_CONFIRM_SECONDS = 5.0
     STORE_PANELS = ("checklist", "support", "log")  # tabs whose panels read the room store
@@ -174,6 +175,25 @@ class WarroomApp(App):
         self.engine.set_launch(now)
         self.refresh_view()
         self.notify("Launched: the clock now counts from T0 for everyone.")
+
+    def action_export(self) -> None:
+        """Write the retrospective beside the database, in a thread: the screen stays live."""
+        self.notify("Writing the retrospective…")
+        self.run_worker(self._export, name="export", thread=True, exit_on_error=False)
+
+    def _export(self) -> None:
+        from warroom.cli import export_options
+        from warroom.export import export_room
+        from warroom.room import database_path
+
+        db = database_path(self.config)
+        try:
+            paths = export_room(db, db.parent / "retrospective", **export_options(self.config))
+        except (StoreError, OSError, ValueError) as error:
+            self.call_from_thread(self.notify, f"Export failed: {error}", severity="error", markup=False)
+            return
+        listing = ", ".join(str(p) for p in paths)
+        self.call_from_thread(self.notify, f"Retrospective written: {listing}", timeout=10, markup=False)
 
     def action_toggle_keys(self) -> None:
         if self.screen.query("HelpPanel"):

@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 
 from warroom import __version__
-from warroom.config import Config, ConfigError, find_config, load_config, resolve_panels
+from warroom.config import (
+    Config, ConfigError, builtin_metrics, find_config, load_config, resolve_panels,
+)
 
 EXIT_USAGE = 2
 
@@ -44,7 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="simulated seconds per real second (default: the demo's own)")
     demo.add_argument("--seed", type=int, default=None, help="repeat the same launch")
     demo.add_argument("--dir", help="keep the demo's files (log, database) in this directory")
+    demo.add_argument("--export", metavar="DIR", help="on quitting, write the retrospective to DIR")
     add_common(demo)
+
+    export = commands.add_parser(
+        "export", help="write the retrospective (Markdown, HTML, JSON) from a room database")
+    export.add_argument("--config", default=argparse.SUPPRESS,
+                        help="config whose room database, targets and labels to use")
+    export.add_argument("--db", help="the room database (default: the config's [room] db)")
+    export.add_argument("--out", default=".", help="directory, or a file name whose stem names "
+                                                   "every format's file (default: .)")
+    export.add_argument("--format", default="md,html,json", help="comma-separated: md, html, json")
+    export.add_argument("--from", dest="start", metavar="TIME",
+                        help="start of the range, ISO 8601 with offset (default: the launch)")
+    export.add_argument("--to", dest="end", metavar="TIME", help="end of the range (default: the last entry)")
+    export.add_argument("--starred", action="store_true", help="only starred entries in the timeline")
 
     check = commands.add_parser("check", help="validate a config and show what it connects to")
     check.add_argument("--config", default=argparse.SUPPRESS,
@@ -60,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             return check(_load(args.config))
         if command == "demo":
             return demo(args)
+        if command == "export":
+            return export(args)
         return run(_load(args.config), operator=args.operator)
     except ConfigError as error:
         for problem in error.problems:
@@ -131,7 +149,7 @@ def check(config: Config) -> int:
 
 def run(config: Config, operator: str | None, clock=None, tick_interval: float = 1.0) -> int:
     from warroom.app import WarroomApp
-    from warroom.room import database_path, open_room
+    from warroom.room import open_room
     from warroom.store import StoreError
 
     _log_to_file(_state_dir())
@@ -139,7 +157,7 @@ def run(config: Config, operator: str | None, clock=None, tick_interval: float =
         room = open_room(config, operator_name(operator), tick_interval=tick_interval,
                          **({"clock": clock} if clock else {}))
     except StoreError as error:
-        print(f"{database_path(config)}: {error}", file=sys.stderr)
+        print(error, file=sys.stderr)  # the message names the file
         return EXIT_USAGE
     try:
         WarroomApp(room).run()
@@ -152,5 +170,64 @@ def demo(args: argparse.Namespace) -> int:
     from warroom.demo import DemoRunner
 
     with DemoRunner(speed=args.speed, seed=args.seed, workdir=args.dir) as runner:
-        return run(runner.config, operator=args.operator, clock=runner.clock,
-                   tick_interval=runner.tick_interval)
+        status = run(runner.config, operator=args.operator, clock=runner.clock,
+                     tick_interval=runner.tick_interval)
+        if status == 0 and args.export:
+            status = _export(runner.config, None, args.export)
+        return status
+
+
+def export(args: argparse.Namespace) -> int:
+    config = None
+    if args.db is None or args.config is not None:
+        config = _load(args.config)
+    try:
+        start, end = _time_arg(args.start, "--from"), _time_arg(args.end, "--to")
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return EXIT_USAGE
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    return _export(config, args.db, args.out, formats, start, end, args.starred)
+
+
+def _time_arg(text: str | None, option: str) -> float | None:
+    if text is None:
+        return None
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{option}: expected a time such as 2026-11-25T18:00:00+01:00, got {text!r}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{option}: give the time with its UTC offset, e.g. +00:00")
+    return moment.timestamp()
+
+
+def export_options(config: Config | None) -> dict:
+    """Targets, labels and units from the config: the database does not hold them."""
+    if config is None:
+        return {}
+    metrics = [*config.metrics, *builtin_metrics(), *config.ratios]
+    return {
+        "targets": [(t.metric, t.value, t.label or t.metric) for t in config.targets],
+        "labels": {m.name: m.title for m in metrics},
+        "units": {m.name: m.unit for m in metrics},
+    }
+
+
+def _export(config: Config | None, db: str | None, out: str, formats=("md", "html", "json"),
+            start: float | None = None, end: float | None = None, starred: bool = False) -> int:
+    from warroom.export import export_room
+    from warroom.room import database_path
+    from warroom.store import StoreError
+
+    db_path = Path(db) if db else database_path(config)
+    try:
+        paths = export_room(db_path, out, formats, start, end, starred, **export_options(config))
+    except (StoreError, ValueError, FileNotFoundError, OSError) as error:
+        print(f"export failed: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in paths:
+        print(f"wrote {path}")
+    return 0

@@ -305,9 +305,6 @@ def _collapsed(text: str) -> int:
 # --------------------------------------------------------------------------- counting
 
 
-@pytest.mark.xfail(strict=True, reason="engine.Engine._emitter calls health.note_records after "
-                   "ingest, and every source already counts its delivered records (base.py contract: "
-                   "health is mutated only by its source), so under the engine each record counts twice")
 async def test_records_are_counted_once_on_the_health_line(tmp_path, tally):
     log = tmp_path / "web.log"
     log.write_bytes(b"".join(b'{"n": %d}\n' % i for i in range(100)))

@@ -110,3 +110,18 @@ async def test_alert_acknowledged_through_the_keys_reaches_the_store(tmp_path):
         assert ("errors_seen", "firing") in events and ("errors_seen", "acked") in events
         acked = [e for e in other.alert_events() if e.event == "acked"][0]
         assert acked.operator == "ana" and acked.note == "looking at it"
+
+
+async def test_export_key_writes_the_retrospective(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.room.recorder.tick(app.engine.clock())
+        await pilot.press("E")
+        for _ in range(100):  # the export runs in a thread; wait for its files
+            await pilot.pause(0.05)
+            if len(list((tmp_path / "retrospective").glob("*"))) == 3:
+                break
+    written = sorted(p.suffix for p in (tmp_path / "retrospective").iterdir())
+    assert written == [".html", ".json", ".md"]
+    markdown = next((tmp_path / "retrospective").glob("*.md")).read_text()
+    assert "errors_seen" in markdown  # the alert that fired is in the incidents
