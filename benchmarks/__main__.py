@@ -126,11 +126,11 @@ def run_screen(quick: bool) -> list[Row]:
 
     window = 6.0 if quick else 15.0
     rows: list[Row] = []
-    for hz in (2.0, 4.0):
+    for hz in (screen.DEFAULT_HZ, 2.0):  # the default first: that is the one with a target
         r = screen.lag(10_000, window, refresh_hz=hz)
         period = 1000 / hz
-        target = "p99 <= 500 ms" if hz == 2.0 else ""
-        met = r["p99_ms"] <= 500 if hz == 2.0 else None
+        target = "p99 <= 500 ms" if hz == screen.DEFAULT_HZ else ""
+        met = r["p99_ms"] <= 500 if hz == screen.DEFAULT_HZ else None
         rows.append(Row(f"screen lag p99 at 10k rec/s, refresh {hz:g} Hz", r["p99_ms"], "ms", period,
                         "refresh period", target, met))
         rows.append(Row(f"  screen lag p50, refresh {hz:g} Hz", r["p50_ms"], "ms", period, "refresh period"))
@@ -142,7 +142,7 @@ def run_screen(quick: bool) -> list[Row]:
                     r["floor_bytes_per_s"], "bare Textual app, idle"))
     for cols, lines, cpu_max, bytes_max in ((80, 24, 10.0, 50_000), (200, 50, 30.0, 250_000)):
         r = screen.demo(cols, lines, window)
-        floor = "Textual app, 1 line at 2 Hz"
+        floor = f"Textual app, 1 line at {screen.DEFAULT_HZ:g} Hz"
         rows.append(Row(f"CPU, demo --speed 30 at {cols}x{lines}", r["warroom_cpu_pct"], "%",
                         r["floor_cpu_pct"], floor, f"<= {cpu_max:g}%", r["warroom_cpu_pct"] <= cpu_max))
         rows.append(Row(f"output, demo --speed 30 at {cols}x{lines}", r["warroom_bytes_per_s"], "B/s",

@@ -33,11 +33,15 @@ import time
 from pathlib import Path
 
 from benchmarks.pty_harness import Terminal, strip_ansi, warroom_argv
+from warroom.config import UiConfig
 
 MARKER = re.compile(r"(?<![\d,.])(\d{1,3}(?:,\d{3})*) ms\b")
 
 
-def write_config(directory: Path, log_path: Path, refresh_hz: float = 2.0, db: Path | None = None,
+DEFAULT_HZ = UiConfig().refresh_hz  # what an operator gets without setting ui.refresh_hz
+
+
+def write_config(directory: Path, log_path: Path, refresh_hz: float = DEFAULT_HZ, db: Path | None = None,
                  poll_interval: str = "50ms") -> Path:
     """A small real config: one jsonl file source, a counter, and the marker gauge."""
     db = db or directory / "room.db"
@@ -134,9 +138,9 @@ def idle(seconds: float, warmup: float = 4.0) -> dict:
 
 
 def demo(cols: int, rows: int, seconds: float, warmup: float = 4.0, speed: float = 30) -> dict:
-    """`warroom demo`, next to a Textual app rewriting one line at the dashboard's 2 Hz."""
+    """`warroom demo`, next to a Textual app rewriting one line at the dashboard's rate."""
     with tempfile.TemporaryDirectory(prefix="warroom-bench-demo-") as tmp:
-        return _side_by_side(warroom_argv("demo", "--speed", f"{speed:g}"), 2, cols, rows, seconds,
+        return _side_by_side(warroom_argv("demo", "--speed", f"{speed:g}"), DEFAULT_HZ, cols, rows, seconds,
                              warmup, tmp)
 
 
@@ -191,7 +195,7 @@ class _Screen:
         self.tail = text[-40:]
 
 
-def lag(rate: int, seconds: float, warmup: float = 2.0, refresh_hz: float = 2.0,
+def lag(rate: int, seconds: float, warmup: float = 2.0, refresh_hz: float = DEFAULT_HZ,
         cols: int = 120, rows: int = 40) -> dict:
     with tempfile.TemporaryDirectory(prefix="warroom-bench-lag-") as tmp:
         directory = Path(tmp)
@@ -326,7 +330,7 @@ def main(argv: list[str] | None = None) -> None:
         for cols, rows in ((80, 24), (200, 50)):
             print(f"demo {cols}x{rows}", demo(cols, rows, window))
     if args.only in (None, "lag"):
-        for hz in (2.0, 4.0):
+        for hz in (DEFAULT_HZ, 2.0):
             print(f"lag at {hz:g} Hz", lag(10_000, window, refresh_hz=hz))
     if args.only in (None, "startup"):
         print("floor app start-up", floor_startup())

@@ -1,7 +1,7 @@
 """The Textual app: layout, key bindings, and the refresh tick that renders engine state.
 
 The engine runs as a worker in the app's event loop; the app never computes metrics itself.
-On each tick (config `ui.refresh_hz`, 2 Hz by default) it asks only the visible panels to
+On each tick (config `ui.refresh_hz`, 3 Hz by default) it asks only the visible panels to
 re-render, and panels only send output when their text changed: frame rate and panel
 height are what a dashboard costs in CPU and, over SSH, in bytes.
 """

@@ -337,7 +337,7 @@ class PanelsConfig(StrictModel):
 
 
 class UiConfig(StrictModel):
-    refresh_hz: float = Field(default=2.0, ge=0.5, le=10.0)
+    refresh_hz: float = Field(default=3.0, ge=0.5, le=10.0)
     """Screen refreshes a second; each costs CPU and, over SSH, bytes."""
     chart_window: Duration = 600.0
     """Span of the traffic chart."""

@@ -18,6 +18,7 @@ class LaunchHeader(Static):
         super().__init__("", **kwargs)
         self.launch_name = launch_name
         self.operator = operator
+        self._shown: Text | None = None
 
     def refresh_from(self, now: float, launch_at: float | None, store_error: str | None = None,
                      firing: int = 0, pending: int = 0) -> None:
@@ -39,4 +40,6 @@ class LaunchHeader(Static):
         text.append(clock, style=style)
         text.append(f"  {fmt.clock_time(now)} local  {fmt.clock_time(now, utc=True)} UTC")
         text.append(f"  {clean(self.operator, limit=20)}", style="dim")
-        self.update(text)
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)  # always one line: no reflow needed

@@ -44,8 +44,11 @@ class Panel(Static):
 
     def show(self, text: Text) -> None:
         if self._shown is None or text != self._shown:
+            # A reflow of the whole screen is the main cost of an update: only ask for one
+            # when the panel's height may change.
+            relayout = self._shown is None or len(text.plain.splitlines()) != len(self._shown.plain.splitlines())
             self._shown = text
-            self.update(text)
+            self.update(text, layout=relayout)
 
 
 def metric_line(text: Text, metrics: MetricsStore, name: str, width: int) -> None:
