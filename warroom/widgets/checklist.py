@@ -9,21 +9,17 @@ re-rendered on every tick from the last rows read.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from datetime import datetime
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import Tabs
 
 from warroom import format as fmt
 from warroom.model import format_duration
 from warroom.store import ChecklistItem, RoomStore, StoreError
 from warroom.textsafe import clean
-from warroom.widgets.table import STALE_AFTER, Cell, ColumnSpec, KeyedTable, Summary, cell
+from warroom.widgets.table import Cell, ColumnSpec, StoreTablePanel, Summary, cell
 
 DUE_SOON = 600.0
 """An open item due within this many seconds shows as "due in ..."."""
@@ -56,7 +52,7 @@ def short_time(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%H:%M")
 
 
-class ChecklistPanel(Vertical):
+class ChecklistPanel(StoreTablePanel):
     """Checklist items grouped by phase: done (by whom, when), due soon, overdue, pending."""
 
     BINDINGS = [
@@ -65,56 +61,28 @@ class ChecklistPanel(Vertical):
     DEFAULT_CSS = """
     ChecklistPanel { height: 1fr; }
     """
+    COLUMNS = COLUMNS
+    WHAT = "checklist"
 
     def __init__(self, store: RoomStore, operator: str, team: dict[str, list[str]] | None = None,
                  **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.store = store
-        self.operator = operator
+        super().__init__(store, operator, **kwargs)
         self.team = dict(team or {})
         self._items: list[ChecklistItem] = []
-        self._stale = True
-        self._read_failed = False
-        self._last_tick = 0.0
         self._now = time.time()
         self._launch_at: float | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Summary()
-        yield KeyedTable(COLUMNS)
 
-    @property
-    def table(self) -> KeyedTable:
-        return self.query_one(KeyedTable)
 
-    def focus(self, scroll_visible: bool = True) -> ChecklistPanel:
-        self.table.focus(scroll_visible)
-        return self
 
-    def on_show(self) -> None:
-        self._stale = True
-        focused = self.screen.focused
-        if focused is None or isinstance(focused, Tabs):
-            self.table.focus()
 
     def refresh_from(self, now: float, launch_at: float | None, changed: bool) -> None:
-        tick = time.monotonic()
-        if changed or self._stale or tick - self._last_tick > STALE_AFTER:
-            self._reload()
-        self._last_tick = tick
+        self._reload_if_due(changed)
         self._now, self._launch_at = now, launch_at
         self._redraw()
 
-    def _reload(self) -> None:
-        try:
-            self._items = self.store.checklist()
-        except (StoreError, sqlite3.Error) as exc:
-            if not self._read_failed:  # once, not on every tick
-                self.notify(f"checklist: cannot read the room database: {exc}", severity="error", markup=False)
-            self._read_failed = True
-            return
-        self._read_failed = False
-        self._stale = False
+    def _read(self) -> None:
+        self._items = self.store.checklist()
 
     def _owner(self, owner: str) -> str:
         names = self.team.get(owner)

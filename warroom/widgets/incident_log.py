@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-import time
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import DataTable, Tabs
+from textual.widgets import DataTable
 
 from warroom import format as fmt
 from warroom.store import LOG_KINDS, LogEntry, RoomStore, StoreError
 from warroom.textsafe import clean
-from warroom.widgets.table import STALE_AFTER, Cell, ColumnSpec, KeyedTable, Summary, cell
+from warroom.widgets.table import Cell, ColumnSpec, StoreTablePanel, Summary, cell
 from warroom.widgets.forms import LogEntryForm, NewLogEntry
 
 WINDOW = 200
@@ -41,7 +38,7 @@ COLUMNS = (
 )
 
 
-class IncidentLogPanel(Vertical):
+class IncidentLogPanel(StoreTablePanel):
     """The newest log entries; add one, star it for the retrospective, filter by kind."""
 
     BINDINGS = [
@@ -53,57 +50,29 @@ class IncidentLogPanel(Vertical):
     DEFAULT_CSS = """
     IncidentLogPanel { height: 1fr; }
     """
+    COLUMNS = COLUMNS
+    WHAT = "log"
 
     def __init__(self, store: RoomStore, operator: str, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.store = store
-        self.operator = operator
+        super().__init__(store, operator, **kwargs)
         self.kind: str | None = None
         self.starred_only = False
         self._entries: list[LogEntry] = []
         self._total = 0
-        self._stale = True
-        self._read_failed = False
-        self._last_tick = 0.0
 
-    def compose(self) -> ComposeResult:
-        yield Summary()
-        yield KeyedTable(COLUMNS)
 
-    @property
-    def table(self) -> KeyedTable:
-        return self.query_one(KeyedTable)
 
-    def focus(self, scroll_visible: bool = True) -> IncidentLogPanel:
-        self.table.focus(scroll_visible)
-        return self
 
-    def on_show(self) -> None:
-        self._stale = True
-        focused = self.screen.focused
-        if focused is None or isinstance(focused, Tabs):
-            self.table.focus()
 
     def refresh_from(self, now: float, launch_at: float | None, changed: bool) -> None:
         """Nothing here depends on the clock: without a change there is nothing to do."""
-        tick = time.monotonic()
-        if changed or self._stale or tick - self._last_tick > STALE_AFTER:
-            self._reload()
+        if self._reload_if_due(changed):
             self._redraw()
-        self._last_tick = tick
 
-    def _reload(self) -> None:
+    def _read(self) -> None:
         kinds = None if self.kind is None else [self.kind]
-        try:
-            self._entries = self.store.recent(limit=WINDOW, kinds=kinds, starred_only=self.starred_only)
-            self._total = self.store.count_log(kinds)
-        except (StoreError, sqlite3.Error) as exc:
-            if not self._read_failed:
-                self.notify(f"log: cannot read the room database: {exc}", severity="error", markup=False)
-            self._read_failed = True
-            return
-        self._read_failed = False
-        self._stale = False
+        self._entries = self.store.recent(limit=WINDOW, kinds=kinds, starred_only=self.starred_only)
+        self._total = self.store.count_log(kinds)
 
     def _redraw(self) -> None:
         rows = [(f"log:{e.id}", self._cells(e)) for e in reversed(self._entries)]
@@ -182,10 +151,10 @@ class IncidentLogPanel(Vertical):
 
     def action_cycle_filter(self) -> None:
         self.kind = FILTERS[(FILTERS.index(self.kind) + 1) % len(FILTERS)]
-        self._reload()
+        self._reload_if_due(changed=True)
         self._redraw()
 
     def action_starred_only(self) -> None:
         self.starred_only = not self.starred_only
-        self._reload()
+        self._reload_if_due(changed=True)
         self._redraw()

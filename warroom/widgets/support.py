@@ -10,22 +10,19 @@ store's check_sla, which the engine runs; this panel only shows the countdown re
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import DataTable, Tabs
+from textual.widgets import DataTable
 
 from warroom.model import format_duration
 from warroom.store import RoomStore, StoreError
 from warroom.textsafe import clean
 from warroom.tickets import PRIORITIES, Ticket, TicketMetrics, sla_due
-from warroom.widgets.table import STALE_AFTER, Cell, ColumnSpec, KeyedTable, Summary, cell
+from warroom.widgets.table import Cell, ColumnSpec, StoreTablePanel, Summary, cell
 from warroom.widgets.forms import CATEGORIES, NewTicket, TicketForm
 
 MAX_OPEN_ROWS = 500
@@ -56,7 +53,7 @@ def next_due(ticket: Ticket, sla: Mapping[str, Any]) -> tuple[str, float | None]
     return "solve", resolve
 
 
-class SupportPanel(Vertical):
+class SupportPanel(StoreTablePanel):
     """The ticket queue with its figures on top; keys act on the selected ticket."""
 
     BINDINGS = [
@@ -70,40 +67,23 @@ class SupportPanel(Vertical):
     DEFAULT_CSS = """
     SupportPanel { height: 1fr; }
     """
+    COLUMNS = COLUMNS
+    WHAT = "support"
 
     def __init__(self, store: RoomStore, operator: str, sla: Mapping[str, Any],
                  categories: tuple[str, ...] = CATEGORIES, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.store = store
-        self.operator = operator
+        super().__init__(store, operator, **kwargs)
         self.sla = sla
         self.categories = categories
         self._open: list[Ticket] = []
         self._solved: list[Ticket] = []
         self._metrics: TicketMetrics | None = None
         self._rejected = 0
-        self._stale = True
-        self._read_failed = False
-        self._last_tick = 0.0
         self._now = time.time()
 
-    def compose(self) -> ComposeResult:
-        yield Summary()
-        yield KeyedTable(COLUMNS)
 
-    @property
-    def table(self) -> KeyedTable:
-        return self.query_one(KeyedTable)
 
-    def focus(self, scroll_visible: bool = True) -> SupportPanel:
-        self.table.focus(scroll_visible)
-        return self
 
-    def on_show(self) -> None:
-        self._stale = True
-        focused = self.screen.focused
-        if focused is None or isinstance(focused, Tabs):
-            self.table.focus()
 
     def set_rejected(self, count: int) -> None:
         """Bad ticket records the pipeline refused (shown in the summary)."""
@@ -115,26 +95,15 @@ class SupportPanel(Vertical):
     # ------------------------------------------------------------------ refresh
 
     def refresh_from(self, now: float, launch_at: float | None, changed: bool) -> None:
-        tick = time.monotonic()
-        if changed or self._stale or tick - self._last_tick > STALE_AFTER:
-            self._reload()
-        self._last_tick = tick
+        self._reload_if_due(changed)
         self._now = now
         self._redraw()
 
-    def _reload(self) -> None:
-        try:
-            self._open = self.store.tickets(open_only=True)
-            solved = [t for t in self.store.tickets(limit=200) if not t.is_open]
-            self._metrics = self.store.ticket_metrics()
-        except (StoreError, sqlite3.Error) as exc:
-            if not self._read_failed:
-                self.notify(f"support: cannot read the room database: {exc}", severity="error", markup=False)
-            self._read_failed = True
-            return
+    def _read(self) -> None:
+        self._open = self.store.tickets(open_only=True)
+        solved = [t for t in self.store.tickets(limit=200) if not t.is_open]
+        self._metrics = self.store.ticket_metrics()
         self._solved = sorted(solved, key=lambda t: t.solved_at or 0.0, reverse=True)[:SOLVED_ROWS]
-        self._read_failed = False
-        self._stale = False
 
     def _order(self, ticket: Ticket, now: float) -> tuple[Any, ...]:
         _, due = next_due(ticket, self.sla)

@@ -8,12 +8,19 @@ the one-line figure strip above a table.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual import events
-from textual.widgets import DataTable, Static
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static, Tabs
+
+from warroom.store import RoomStore, StoreError
 
 STALE_AFTER = 1.5
 """Seconds without a tick after which a panel re-reads the store (it was hidden)."""
@@ -192,3 +199,63 @@ class Summary(Static):
         return self._shown.plain if self._shown is not None else ""
 
 
+
+
+class StoreTablePanel(Vertical):
+    """A panel of rows from the room store: a Summary line over a KeyedTable.
+
+    The app calls `refresh_from(now, launch_at, changed)` on its tick; the panel re-reads the
+    store (`_read`, implemented by each panel) only when the store changed, when it comes
+    back into view, or after a pause in ticks. A failed read is shown once, not every tick,
+    and the panel keeps the rows it had.
+    """
+
+    COLUMNS: ClassVar[tuple[ColumnSpec, ...]] = ()
+    WHAT: ClassVar[str] = "panel"  # names the panel in messages
+
+    def __init__(self, store: RoomStore, operator: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.store = store
+        self.operator = operator
+        self._stale = True
+        self._read_failed = False
+        self._last_tick = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Summary()
+        yield KeyedTable(self.COLUMNS)
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one(KeyedTable)
+
+    def focus(self, scroll_visible: bool = True) -> StoreTablePanel:
+        self.table.focus(scroll_visible)
+        return self
+
+    def on_show(self) -> None:
+        self._stale = True
+        focused = self.screen.focused
+        if focused is None or isinstance(focused, Tabs):
+            self.table.focus()
+
+    def _reload_if_due(self, changed: bool) -> bool:
+        """Re-read when needed; True when the store was read."""
+        tick = time.monotonic()
+        due = changed or self._stale or tick - self._last_tick > STALE_AFTER
+        self._last_tick = tick
+        if not due:
+            return False
+        try:
+            self._read()
+        except (StoreError, sqlite3.Error) as exc:
+            if not self._read_failed:  # once, not on every tick
+                self.notify(f"{self.WHAT}: cannot read the room database: {exc}", severity="error", markup=False)
+            self._read_failed = True
+            return False
+        self._read_failed = False
+        self._stale = False
+        return True
+
+    def _read(self) -> None:
+        raise NotImplementedError
