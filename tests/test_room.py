@@ -165,3 +165,20 @@ def test_a_failing_store_is_shown_and_the_next_tick_recovers(room, tmp_path):
     room.clock.now += 1
     room.recorder.tick(room.clock.now)
     assert room.recorder.store_error is None
+
+
+def test_a_restarted_warroom_shows_the_history_it_missed(room, tmp_path):
+    for step in range(0, 120, 10):
+        room.clock.now += 10
+        feed(room, [{"status": 200}] * 3 + [{"status": 503}] * (step % 20 == 0))
+        room.recorder.tick(room.clock.now)
+    before = tuple(room.engine.metrics.value(n) for n in ("requests", "errors", "error_rate"))
+    window_before = room.engine.metrics.window_sum("requests", 600)
+    room.close()
+    again = open_room(room.config, "ana", clock=room.clock)
+    try:
+        metrics = again.engine.metrics
+        assert tuple(metrics.value(n) for n in ("requests", "errors", "error_rate")) == before
+        assert metrics.window_sum("requests", 600) == window_before
+    finally:
+        again.close()

@@ -179,6 +179,26 @@ class MetricsStore:
                 label = OTHER_LABEL
             labels[label] = labels.get(label, 0.0) + total
 
+    def restore(self, name: str, history: Iterable[tuple[float, float]]) -> None:
+        """Refill a metric from the room's history of its headline value, oldest first.
+
+        A restarted warroom then shows the charts and totals it missed. Counts and sums come
+        back as the increases between history points (a drop, as at T0 when totals start
+        afresh, counts as a restart from zero); gauges come back as their values.
+        """
+        series = self.series.get(name)
+        if series is None:
+            return
+        previous = 0.0
+        for ts, value in history:
+            if series.config.kind == "last":
+                self.add(name, ts, value, 1, value, now=ts)
+                continue
+            increase = value - previous if value >= previous else value
+            previous = value
+            if increase > 0:
+                self.add(name, ts, increase, 1, increase, now=ts)
+
     def set_launch(self, launch_at: float | None) -> None:
         """Start counting "since launch" totals from `launch_at` (recomputed from the rings)."""
         self.launch_at = launch_at

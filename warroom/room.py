@@ -182,6 +182,7 @@ def open_room(config: Config, operator: str, clock: Callable[[], float] = time.t
         store.sync_checklist(config.checklist)
         store.register_operator(operator)
         engine = Engine(config, clock=clock, tick_interval=tick_interval)
+        _restore_history(engine, store, clock())
         engine.set_launch(store.launch_time())
         alerts = AlertEngine(config.alerts, engine.metrics, clock=clock, stale=_stale_check(engine))
         recorder = RoomRecorder(engine, store, config, alerts)
@@ -189,6 +190,17 @@ def open_room(config: Config, operator: str, clock: Callable[[], float] = time.t
         store.close()
         raise
     return Room(config, operator, engine, store, alerts, recorder)
+
+
+HISTORY_RESTORED = 24 * 3600.0  # as far back as the per-minute rings reach
+
+
+def _restore_history(engine: Engine, store: RoomStore, now: float) -> None:
+    """A restarted warroom picks up the charts and totals it missed from the shared history."""
+    metrics = engine.metrics
+    for name in store.metric_names():
+        if name in metrics.series:
+            metrics.restore(name, store.metric_history(name, start=now - HISTORY_RESTORED, end=now))
 
 
 def _stale_check(engine: Engine) -> Callable[[str], bool]:
