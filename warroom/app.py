@@ -19,10 +19,10 @@ from textual.containers import Container
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from warroom.alerts import FIRING, PENDING, Transition
 from warroom.config import resolve_panels
 from warroom.room import Room
 from warroom.store import StoreError
-from warroom.alerts import FIRING, PENDING, Transition
 from warroom.widgets.alerts import AlertsPanel
 from warroom.widgets.checklist import ChecklistPanel
 from warroom.widgets.conversion import ConversionPanel
@@ -182,13 +182,12 @@ class WarroomApp(App):
         self.run_worker(self._export, name="export", thread=True, exit_on_error=False)
 
     def _export(self) -> None:
-        from warroom.cli import export_options
-        from warroom.export import export_room
+        from warroom.export import export_room, options_from_config
         from warroom.room import database_path
 
         db = database_path(self.config)
         try:
-            paths = export_room(db, db.parent / "retrospective", **export_options(self.config))
+            paths = export_room(db, db.parent / "retrospective", **options_from_config(self.config))
         except (StoreError, OSError, ValueError) as error:
             self.call_from_thread(self.notify, f"Export failed: {error}", severity="error", markup=False)
             return

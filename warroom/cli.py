@@ -15,9 +15,7 @@ import sys
 from pathlib import Path
 
 from warroom import __version__
-from warroom.config import (
-    Config, ConfigError, builtin_metrics, find_config, load_config, resolve_panels,
-)
+from warroom.config import Config, ConfigError, find_config, load_config, resolve_panels
 
 EXIT_USAGE = 2
 
@@ -204,27 +202,15 @@ def _time_arg(text: str | None, option: str) -> float | None:
     return moment.timestamp()
 
 
-def export_options(config: Config | None) -> dict:
-    """Targets, labels and units from the config: the database does not hold them."""
-    if config is None:
-        return {}
-    metrics = [*config.metrics, *builtin_metrics(), *config.ratios]
-    return {
-        "targets": [(t.metric, t.value, t.label or t.metric) for t in config.targets],
-        "labels": {m.name: m.title for m in metrics},
-        "units": {m.name: m.unit for m in metrics},
-    }
-
-
 def _export(config: Config | None, db: str | None, out: str, formats=("md", "html", "json"),
             start: float | None = None, end: float | None = None, starred: bool = False) -> int:
-    from warroom.export import export_room
+    from warroom.export import export_room, options_from_config
     from warroom.room import database_path
     from warroom.store import StoreError
 
     db_path = Path(db) if db else database_path(config)
     try:
-        paths = export_room(db_path, out, formats, start, end, starred, **export_options(config))
+        paths = export_room(db_path, out, formats, start, end, starred, **options_from_config(config))
     except (StoreError, ValueError, FileNotFoundError, OSError) as error:
         print(f"export failed: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -19,7 +19,6 @@ built (RecursionError) and would say nothing on screen anyway.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable

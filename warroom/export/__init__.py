@@ -25,12 +25,16 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
+from warroom.config import Config, builtin_metrics
 from warroom.export import html as html_doc
 from warroom.export import jsondoc, markdown
 from warroom.export.retro import Retrospective, Target, build
 from warroom.store import RoomStore
 
-__all__ = ["FORMATS", "Retrospective", "Target", "build", "export_room", "render", "write_atomic"]
+__all__ = [
+    "FORMATS", "Retrospective", "Target", "build", "export_room", "options_from_config", "render",
+    "write_atomic",
+]
 
 RENDERERS: dict[str, Callable[[Retrospective], str]] = {
     "md": markdown.render,
@@ -39,6 +43,18 @@ RENDERERS: dict[str, Callable[[Retrospective], str]] = {
 }
 FORMATS = tuple(RENDERERS)
 SUFFIXES = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
+
+
+def options_from_config(config: Config | None) -> dict:
+    """Targets, labels and units for `export_room`: the database does not hold them."""
+    if config is None:
+        return {}
+    metrics = [*config.metrics, *builtin_metrics(), *config.ratios]
+    return {
+        "targets": [(t.metric, t.value, t.label or t.metric) for t in config.targets],
+        "labels": {m.name: m.title for m in metrics},
+        "units": {m.name: m.unit for m in metrics},
+    }
 
 
 def render(retro: Retrospective, fmt: str) -> str:
