@@ -182,3 +182,50 @@ def test_a_restarted_warroom_shows_the_history_it_missed(room, tmp_path):
         assert metrics.window_sum("requests", 600) == window_before
     finally:
         again.close()
+
+
+def test_two_operators_share_alerts_and_log_each_change_once(room, tmp_path):
+    """Ana's and Ben's warrooms on one database: each change logged once, acks and silences
+    made by one are taken on by the other."""
+    ben = open_room(room.config, "ben", clock=room.clock)
+    try:
+        room.clock.now = LAUNCH + 10
+        for each in (room, ben):
+            each.engine.pipeline.ingest("web", [{"status": 200}] * 90 + [{"status": 503}] * 10, room.clock.now)
+        room.recorder.tick(room.clock.now)
+        ben.recorder.tick(room.clock.now + 0.3)
+        firing = [e for e in room.store.alert_events() if e.event == "firing"]
+        assert len(firing) == 1
+
+        room.alerts.ack("high_error_rate", "ana", "on it")
+        room.clock.now += 1
+        room.recorder.tick(room.clock.now)
+        ben.recorder.tick(room.clock.now)
+        (view,) = [v for v in ben.alerts.alerts(room.clock.now) if v.name == "high_error_rate"]
+        assert view.ack is not None and view.ack.operator == "ana" and view.ack.note == "on it"
+
+        silence = ben.alerts.silence("name=high_error_rate", 600, "provider is failing over", "ben")
+        room.clock.now += 1
+        ben.recorder.tick(room.clock.now)
+        room.recorder.tick(room.clock.now)
+        (view,) = [v for v in room.alerts.alerts(room.clock.now) if v.name == "high_error_rate"]
+        assert view.silence is not None and view.silence.comment == "provider is failing over"
+
+        room.alerts.unsilence(silence.id, "ana")
+        room.clock.now += 1
+        room.recorder.tick(room.clock.now)
+        ben.recorder.tick(room.clock.now)
+        assert ben.alerts.silences() == []
+        events = [(e.event, e.operator) for e in room.store.alert_events() if e.rule == "high_error_rate"]
+        assert events == [("firing", None), ("acked", "ana"), ("silenced", "ben"), ("unsilenced", "ana")]
+
+        for each in (room, ben):
+            health = each.engine.sources[0].health
+            health.note_records(1, room.clock.now)
+        room.clock.now += 40
+        room.engine.tick()
+        ben.engine.tick()
+        assert [e.text for e in room.store.log_entries(kinds=["source"])] == [
+            "source web is stale: no record for 40s"]
+    finally:
+        ben.close()

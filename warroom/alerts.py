@@ -325,6 +325,34 @@ class AlertEngine:
         self._record(out)
         return out
 
+    # ------------------------------------------------------------------ shared with others
+
+    def adopt_ack(self, rule: str, operator: str, at: float, note: str = "") -> bool:
+        """Take on an acknowledgement another operator made; no transition (it is logged).
+
+        Only an active alert not yet acknowledged takes it, so an ack never outlives the
+        episode it was made in."""
+        target = self._rules.get(rule)
+        if target is None or target.ack is not None or target.state not in (PENDING, FIRING, NODATA):
+            return False
+        target.ack = Ack(operator, at, note)
+        return True
+
+    def adopt_silence(self, silence: Silence, now: float | None = None) -> None:
+        """Take on a silence another operator made (its transitions repeat theirs)."""
+        if silence.id in self._silences or silence.until <= (self.clock() if now is None else now):
+            return
+        self._silences[silence.id] = silence
+        now = self.clock() if now is None else now
+        self._record(self._refresh_silences(now, silence.operator, silence.comment))
+
+    def drop_silence(self, silence_id: str, now: float | None = None) -> None:
+        """Another operator ended this silence early."""
+        silence = self._silences.pop(silence_id, None)
+        if silence is not None:
+            now = self.clock() if now is None else now
+            self._record(self._refresh_silences(now, "", "silence removed"))
+
     def _record(self, transitions: list[Transition]) -> None:
         self._history.extend(transitions)
         self._outbox.extend(transitions)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from warroom.alerts import AlertEngine, Transition
+from warroom.alerts import AlertEngine, Silence, Transition
 from warroom.config import Config, launch_time_utc
 from warroom.engine import Engine
 from warroom.model import Record
@@ -49,6 +49,9 @@ class RoomRecorder:
         self._next_sla = 0.0
         self._launch_logged: float | None = None
         self._tick_error: str | None = None
+        self._shared_silences: set[str] = set()
+        acks = store.alert_events_after(0)
+        self._last_ack_id = acks[-1].id if acks else 0  # acks before we started are history
         engine.on_tick(self.tick)
         engine.on_tickets(self.record_tickets)
 
@@ -62,6 +65,7 @@ class RoomRecorder:
             self._next_sla = now + SLA_CHECK_INTERVAL
             self._guard(self._check_support, now)
         if self.alerts is not None:
+            self._guard(self._share_alert_actions, now)
             transitions = self.alerts.evaluate(now)
             if transitions:
                 self._guard(self._record_transitions, transitions)
@@ -100,11 +104,38 @@ class RoomRecorder:
             if down == was_down:
                 continue
             self._source_down[health.name] = down
+            prefix = f"source {health.name} is "
+            state = health.state.value if down else "live again"
+            last = self.store.last_log_text("source", prefix)
+            if last is not None and last[len(prefix):].startswith(state):
+                continue  # another operator's warroom saw the same change and logged it
             if down:
-                self.store.add_log("source", "warning", f"source {health.name} is {health.state.value}: "
-                                   f"{self.config.scrub(health.reason)}", "warroom", ts=now)
+                text = f"{prefix}{state}: {self.config.scrub(health.reason)}"
+                self.store.add_log("source", "warning", text, "warroom", ts=now)
             else:
-                self.store.add_log("source", "info", f"source {health.name} is live again", "warroom", ts=now)
+                self.store.add_log("source", "info", prefix + state, "warroom", ts=now)
+
+    def _share_alert_actions(self, now: float) -> None:
+        """Acks and silences are the room's, not one operator's: push ours, adopt theirs."""
+        alerts, store = self.alerts, self.store
+        for event in store.alert_events_after(self._last_ack_id):
+            self._last_ack_id = event.id
+            alerts.adopt_ack(event.rule, event.operator or "", event.ts, event.note)
+        local = {s.id: s for s in alerts.silences()}
+        for silence_id in local.keys() - self._shared_silences:  # made here
+            silence = local[silence_id]
+            store.add_silence(silence.id, silence.matchers, silence.until, silence.comment,
+                              silence.operator, silence.created_at)
+        for silence_id in self._shared_silences - local.keys():  # ended or expired here
+            store.end_silence(silence_id, now)
+        shared = {s.id: s for s in store.active_silences(now)}
+        for silence_id in shared.keys() - local.keys() - self._shared_silences:  # made elsewhere
+            item = shared[silence_id]
+            alerts.adopt_silence(Silence(item.id, item.matchers, item.until, item.comment,
+                                         item.operator, item.created_at), now)
+        for silence_id in (local.keys() & self._shared_silences) - shared.keys():  # ended elsewhere
+            alerts.drop_silence(silence_id, now)
+        self._shared_silences = {s.id for s in alerts.silences()}
 
     def _record_transitions(self, transitions: list[Transition]) -> None:
         for item in transitions:

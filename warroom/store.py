@@ -100,7 +100,17 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "PRIMARY KEY (metric, ts)) WITHOUT ROWID",
         "CREATE TABLE metric_names (name TEXT PRIMARY KEY) WITHOUT ROWID",
     ),
+    (  # 2: silences shared by every operator's warroom, and a faster "last event of a rule"
+        "CREATE TABLE silences (id TEXT PRIMARY KEY, matchers TEXT NOT NULL, until REAL NOT NULL, "
+        "comment TEXT NOT NULL, operator TEXT NOT NULL, created_at REAL NOT NULL, ended_at REAL)",
+        "CREATE INDEX alert_events_rule ON alert_events(rule, id)",
+    ),
 ]
+
+# Events that describe a state of a rule: every operator's warroom evaluates the same rules
+# on the same data, so each of them sees the same change; only the first one is recorded.
+STATE_EVENTS = ("pending", "firing", "resolved")
+MUTE_EVENTS = ("silenced", "unsilenced")
 
 
 class StoreError(Exception):
@@ -158,6 +168,16 @@ class AlertEvent:
     value: float | None
     operator: str | None
     note: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSilence:
+    id: str
+    matchers: tuple[tuple[str, str], ...]
+    until: float
+    comment: str
+    operator: str
+    created_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +433,13 @@ class RoomStore:
             return self._log(db, kind, severity, text, author, ts=self._now(ts), alert=alert,
                              ticket_id=ticket_id, owner=owner, starred=starred)
 
+    def last_log_text(self, kind: str, prefix: str) -> str | None:
+        """The newest entry of `kind` whose text starts with `prefix` (e.g. one source's)."""
+        row = self._db.execute(
+            "SELECT text FROM log WHERE kind = ? AND substr(text, 1, ?) = ? ORDER BY id DESC LIMIT 1",
+            (kind, len(prefix), prefix)).fetchone()
+        return row[0] if row else None
+
     def add_logs(self, entries: Iterable[Mapping[str, Any]]) -> list[int]:
         """Append many entries (each a mapping of add_log's arguments) in one transaction."""
         with self._write() as db:
@@ -473,6 +500,20 @@ class RoomStore:
             raise ValueError(f"unknown alert event {event!r}; use one of {', '.join(ALERT_EVENTS)}")
         if severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
+        if event in STATE_EVENTS or event in MUTE_EVENTS:
+            group = STATE_EVENTS if event in STATE_EVENTS else MUTE_EVENTS
+            with self._write() as db:  # checked inside the write lock: no two processes both add it
+                last = db.execute(
+                    f"SELECT id, event FROM alert_events WHERE rule = ? AND event IN ({_one_of(group)}) "
+                    "ORDER BY id DESC LIMIT 1", (rule,)).fetchone()
+                if last is not None and last[1] == event:
+                    return last[0]  # another operator's warroom recorded this change already
+                return self._alert_event(db, ts, rule, event, severity, value, operator, note, value_text)
+        with self._write() as db:
+            return self._alert_event(db, ts, rule, event, severity, value, operator, note, value_text)
+
+    def _alert_event(self, db: sqlite3.Connection, ts: float, rule: str, event: str, severity: str,
+                     value: float | None, operator: str | None, note: str, value_text: str | None) -> int:
         text = f"{rule} {event}"
         if value_text is not None:
             text += f" (value {value_text})"
@@ -482,15 +523,14 @@ class RoomStore:
             text += f" by {operator}"
         if note:
             text += f": {note}"
-        with self._write() as db:
-            log_id = self._log(db, "alert", severity if event == "firing" else "info", text,
-                               operator or "alerts", ts=ts, alert=rule)
-            cursor = db.execute(
-                "INSERT INTO alert_events(ts, rule, event, severity, value, operator, note, log_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (ts, rule, event, severity, value, operator, note, log_id))
-            if operator:
-                self._seen_operator(db, operator, ts)
-            return cursor.lastrowid  # type: ignore[return-value]
+        log_id = self._log(db, "alert", severity if event == "firing" else "info", text,
+                           operator or "alerts", ts=ts, alert=rule)
+        cursor = db.execute(
+            "INSERT INTO alert_events(ts, rule, event, severity, value, operator, note, log_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (ts, rule, event, severity, value, operator, note, log_id))
+        if operator:
+            self._seen_operator(db, operator, ts)
+        return cursor.lastrowid  # type: ignore[return-value]
 
     def alert_events(self, start: float | None = None, end: float | None = None) -> list[AlertEvent]:
         rows = self._db.execute(
@@ -498,6 +538,34 @@ class RoomStore:
             "WHERE ts >= ? AND ts <= ? ORDER BY ts, id",
             (-math.inf if start is None else start, math.inf if end is None else end))
         return [AlertEvent(*r) for r in rows]
+
+    def alert_events_after(self, last_id: int, events: Sequence[str] = ("acked",)) -> list[AlertEvent]:
+        """Events of these kinds recorded after `last_id`, by any operator, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, ts, rule, event, severity, value, operator, note FROM alert_events "
+            f"WHERE id > ? AND event IN ({_one_of(events)}) ORDER BY id", (last_id,))
+        return [AlertEvent(*r) for r in rows]
+
+    # ------------------------------------------------------------------ silences
+
+    def add_silence(self, silence_id: str, matchers: Sequence[tuple[str, str]], until: float,
+                    comment: str, operator: str, created_at: float) -> None:
+        """Share a silence with every operator's warroom (idempotent by id)."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO silences(id, matchers, until, comment, operator, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (silence_id, json.dumps([list(m) for m in matchers]), until, comment, operator, created_at))
+
+    def end_silence(self, silence_id: str, at: float) -> None:
+        with self._write() as db:
+            db.execute("UPDATE silences SET ended_at = ? WHERE id = ? AND ended_at IS NULL", (at, silence_id))
+
+    def active_silences(self, now: float) -> list[SharedSilence]:
+        rows = self._db.execute(
+            "SELECT id, matchers, until, comment, operator, created_at FROM silences "
+            "WHERE ended_at IS NULL AND until > ? ORDER BY created_at", (now,))
+        return [SharedSilence(r[0], tuple(tuple(m) for m in json.loads(r[1])), *r[2:]) for r in rows]
 
     # ------------------------------------------------------------------ metric history
 
