@@ -15,7 +15,7 @@ import time
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Container
+from textual.containers import Container, Vertical
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -28,11 +28,14 @@ from warroom.widgets.checklist import ChecklistPanel
 from warroom.widgets.conversion import ConversionPanel
 from warroom.widgets.header import LaunchHeader
 from warroom.widgets.incident_log import IncidentLogPanel
+from warroom.widgets.recent_log import RecentLogPanel
 from warroom.widgets.sources import SourcesPanel
 from warroom.widgets.support import SupportPanel
 from warroom.widgets.traffic import TrafficPanel
 
 log = logging.getLogger(__name__)
+
+RECENT_LOG_LINES = 30  # more than a tall terminal shows; the panel cuts what does not fit
 
 
 class WarroomApp(App):
@@ -62,6 +65,7 @@ class WarroomApp(App):
         self.operator = room.operator
         self.traffic_layout, self.conversion_layout = resolve_panels(self.config)
         self._launch_armed_at: float | None = None
+        self._recent_unread = True  # the recent-log strip has not read the store yet
 
     def compose(self) -> ComposeResult:
         yield LaunchHeader(self.config.launch.name, self.operator, id="header")
@@ -75,7 +79,9 @@ class WarroomApp(App):
                         id="traffic",
                     )
                     yield ConversionPanel(self.conversion_layout, id="conversion")
-                    yield AlertsPanel(self.room.alerts, self.operator, compact=True, id="alerts-strip")
+                    with Vertical(id="live-side"):  # shown on a wide terminal only
+                        yield AlertsPanel(self.room.alerts, self.operator, compact=True, id="alerts-strip")
+                        yield RecentLogPanel(id="recent-log")
                     yield SourcesPanel(id="sources")
             with TabPane("Alerts", id="alerts"):
                 yield AlertsPanel(self.room.alerts, self.operator, id="alerts-panel")
@@ -135,19 +141,32 @@ class WarroomApp(App):
             self.query_one(ConversionPanel).refresh_from(metrics, now)
             rejects = {s.name: engine.rejects(s.name) for s in engine.sources}
             self.query_one(SourcesPanel).refresh_from(engine.health(), rejects, now)
-            if self.screen.has_class("-wide"):
-                self.query_one("#alerts-strip", AlertsPanel).refresh_from(now)
         elif active == "alerts":
             self.query_one("#alerts-panel", AlertsPanel).refresh_from(now)
         try:
             changed = self.store.changed()  # once per tick: the flag is consumed by reading it
         except StoreError:
             changed = True  # let the panel read and report the failure itself
+        if active == "live" and self.screen.has_class("-wide"):
+            self.query_one("#alerts-strip", AlertsPanel).refresh_from(now)
+            if changed or self._recent_unread:
+                self._refresh_recent_log()
+        elif changed:
+            self._recent_unread = True  # read it when the strip is next on screen
         if active in self.STORE_PANELS:
             panel = self.query_one(f"#{active}-panel")
             if isinstance(panel, SupportPanel):
                 panel.set_rejected(self.room.recorder.rejected_tickets)
             panel.refresh_from(now, engine.launch_at, changed)
+
+    def _refresh_recent_log(self) -> None:
+        try:
+            entries = self.store.recent(limit=RECENT_LOG_LINES)
+        except StoreError:
+            self._recent_unread = True  # the header already says the store is failing
+            return
+        self._recent_unread = False
+        self.query_one(RecentLogPanel).refresh_from(entries)
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

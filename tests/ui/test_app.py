@@ -125,3 +125,15 @@ async def test_export_key_writes_the_retrospective(tmp_path):
     assert written == [".html", ".json", ".md"]
     markdown = next((tmp_path / "retrospective").glob("*.md")).read_text()
     assert "errors_seen" in markdown  # the alert that fired is in the incidents
+
+
+async def test_wide_live_tab_shows_the_latest_log_entries(tmp_path):
+    from warroom.widgets.recent_log import RecentLogPanel
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.store.add_log("decision", "critical", "Switch to the queue page [now]\x1b[2J", "ben")
+        await pilot.pause(0.5)
+        app.refresh_view()
+        shown = text_of(app.query_one(RecentLogPanel))
+        assert "Switch to the queue page [now]␛[2J" in shown  # markup and escapes stay inert
