@@ -30,7 +30,7 @@ class RecentLogPanel(Panel):
             if index:
                 text.append("\n")
             text.append(f"{fmt.clock_time(entry.ts)} ", style="dim")
-            text.append(f"{entry.kind:<9}", style=SEVERITY_STYLE.get(entry.severity, ""))
+            text.append(f"{entry.kind:<10}", style=SEVERITY_STYLE.get(entry.severity, ""))
             text.append("★ " if entry.starred else "")
-            text.append(clean(entry.text, limit=max(10, width - 19)))
+            text.append(clean(entry.text, limit=max(10, width - 20)))
         self.show(text)
