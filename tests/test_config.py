@@ -156,7 +156,9 @@ expr = "rate(vistis, 1m) > 5"
 name = "queue"
 expr = "sla_breaches > 0 or open_tickets > 50"
 """)
-    assert len(problems) == 1 and problems[0].startswith("room.toml:14 alerts[0].expr:")
+    assert problems[0].startswith("room.toml:14 alerts[0].expr: expected a number")
+    assert problems[1].startswith("room.toml:18 alerts[1].expr: unknown metric 'vistis'")  # in the same run
+    assert len(problems) == 2
     fixed = MINIMAL + """
 [[alerts]]
 name = "unknown_metric"
@@ -170,3 +172,14 @@ expr = "sla_breaches > 0 or open_tickets > 50"
         "room.toml:14 alerts[0].expr: unknown metric 'vistis' (known: visits, open_tickets, "
         "unassigned_tickets, sla_breaches, median_first_response, median_resolution)"
     ]
+
+
+def test_structure_and_reference_problems_are_reported_together():
+    problems = problems_of(MINIMAL.replace('source = "web"', 'source = "wbe"') + """
+[[sources]]
+name = "feed"
+kind = "websocket"
+url = "http://wrong-scheme"
+""")
+    assert any("sources[1].url" in p for p in problems)
+    assert any(p.startswith("room.toml:10 metrics[0].source: unknown source 'wbe'") for p in problems)

@@ -400,49 +400,73 @@ class _RefError(ValueError):
 
 
 def _check_references(config: Config) -> None:
-    source_names = [s.name for s in config.sources]
-    metric_names = [m.name for m in config.metrics]
-    known = metric_names + [r.name for r in config.ratios]
-    problems: list[_RefError] = []
-    for kind, names in (("source", source_names), ("metric", metric_names + [r.name for r in config.ratios])):
-        seen: set[str] = set()
-        for index, name in enumerate(names):
-            if name in seen:
-                table = "sources" if kind == "source" else ("metrics" if index < len(metric_names) else "ratios")
-                pos = index if table != "ratios" else index - len(metric_names)
-                problems.append(_RefError((table, pos, "name"), f"duplicate {kind} name {name!r}"))
-            seen.add(name)
-    for index, metric in enumerate(config.metrics):
-        if metric.source is not None and metric.source not in source_names:
-            problems.append(_RefError(("metrics", index, "source"), _unknown("source", metric.source, source_names)))
-    for index, ratio in enumerate(config.ratios):
-        for side in ("numerator", "denominator"):
-            name = getattr(ratio, side)
-            if name not in metric_names:
-                problems.append(_RefError(("ratios", index, side), _unknown("metric", name, metric_names)))
-    for index, target in enumerate(config.targets):
-        if target.metric not in known:
-            problems.append(_RefError(("targets", index, "metric"), _unknown("metric", target.metric, known)))
-    panels = config.panels
-    refs = [("traffic", "metrics", i, n) for i, n in enumerate(panels.traffic.metrics)]
-    refs += [("traffic", "chart", None, panels.traffic.chart), ("traffic", "channels", None, panels.traffic.channels)]
-    refs += [("conversion", "metrics", i, n) for i, n in enumerate(panels.conversion.metrics)]
-    refs += [("conversion", "funnel", i, n) for i, n in enumerate(panels.conversion.funnel)]
-    for panel, key, index, name in refs:
-        if name is not None and name not in known:
-            loc = ("panels", panel, key) + ((index,) if index is not None else ())
-            problems.append(_RefError(loc, _unknown("metric", name, known)))
-    usable = known + list(TICKET_METRICS)
-    for index, rule in enumerate(config.alerts):
-        from warroom.expr import parse, referenced_metrics  # expr must not import config at load
-
-        missing = sorted(referenced_metrics(parse(rule.expr)) - set(usable))
-        if missing:
-            problems.append(_RefError(("alerts", index, "expr"), _unknown("metric", missing[0], usable)))
-    if config.tickets.source is not None and config.tickets.source not in source_names:
-        problems.append(_RefError(("tickets", "source"), _unknown("source", config.tickets.source, source_names)))
+    problems = reference_problems(config.model_dump(by_alias=True, exclude={"path", "secrets"}))
     if problems:
-        raise _ReferenceProblems(problems)
+        raise _ReferenceProblems([_RefError(loc, message) for loc, message in problems])
+
+
+def _items(data: dict[str, Any], table: str) -> list[tuple[int, dict[str, Any]]]:
+    value = data.get(table)
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _names(items: list[tuple[int, dict[str, Any]]]) -> list[str]:
+    return [item["name"] for _, item in items if isinstance(item.get("name"), str)]
+
+
+def reference_problems(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """Names that refer to nothing, and duplicate names, as (field path, message).
+
+    Works on the plain data of the file, before or after validation, so that a config with
+    a typo in one table and a wrong reference in another gets both reported in one run.
+    """
+    sources, metrics, ratios = (_items(data, t) for t in ("sources", "metrics", "ratios"))
+    source_names, metric_names = _names(sources), _names(metrics)
+    known = metric_names + _names(ratios)
+    problems: list[tuple[tuple[Any, ...], str]] = []
+
+    def check(loc: tuple[Any, ...], name: Any, kind: str, choices: list[str]) -> None:
+        if isinstance(name, str) and name not in choices:
+            problems.append((loc, _unknown(kind, name, choices)))
+
+    for kind, tables in (("source", [("sources", sources)]), ("metric", [("metrics", metrics), ("ratios", ratios)])):
+        seen: set[str] = set()
+        for table, items in tables:
+            for index, item in items:
+                name = item.get("name")
+                if isinstance(name, str) and name in seen:
+                    problems.append(((table, index, "name"), f"duplicate {kind} name {name!r}"))
+                seen.add(name)
+    for index, metric in metrics:
+        check(("metrics", index, "source"), metric.get("source"), "source", source_names)
+    for index, ratio in ratios:
+        for side in ("numerator", "denominator"):
+            check(("ratios", index, side), ratio.get(side), "metric", metric_names)
+    for index, target in _items(data, "targets"):
+        check(("targets", index, "metric"), target.get("metric"), "metric", known)
+    panels = data.get("panels") if isinstance(data.get("panels"), dict) else {}
+    for panel, keys in (("traffic", ("metrics", "chart", "channels")), ("conversion", ("metrics", "funnel"))):
+        table = panels.get(panel) if isinstance(panels.get(panel), dict) else {}
+        for key in keys:
+            value = table.get(key)
+            if isinstance(value, list):
+                for index, name in enumerate(value):
+                    check(("panels", panel, key, index), name, "metric", known)
+            else:
+                check(("panels", panel, key), value, "metric", known)
+    usable = known + list(TICKET_METRICS)
+    from warroom.expr import ExprError, parse, referenced_metrics  # expr must not import config at load
+
+    for index, rule in _items(data, "alerts"):
+        try:
+            missing = sorted(referenced_metrics(parse(rule.get("expr", ""))) - set(usable))
+        except (ExprError, TypeError):
+            continue  # the expression itself is reported by its own validator
+        if missing:
+            problems.append((("alerts", index, "expr"), _unknown("metric", missing[0], usable)))
+    tickets = data.get("tickets") if isinstance(data.get("tickets"), dict) else {}
+    check(("tickets", "source"), tickets.get("source"), "source", source_names)
+    return problems
 
 
 class _ReferenceProblems(ValueError):
@@ -565,6 +589,10 @@ def parse_config(text: str, path: str | Path = "config.toml") -> Config:
         for error in exc.errors():
             for loc, message in _error_locations(error):
                 problems.append(_format(path, text, loc, message))
+        # The cross-references are checked by the model only once the rest is valid; check
+        # them here too so that every problem is reported in one run.
+        if isinstance(data, dict):
+            problems += [_format(path, text, loc, message) for loc, message in reference_problems(data)]
         raise ConfigError(_dedupe(problems)) from None
     if problems:
         raise ConfigError(problems)
