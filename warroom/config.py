@@ -68,6 +68,8 @@ class WebSocketSourceConfig(SourceBase):
     max_message_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     ping_interval: Duration = 20.0
     ping_timeout: Duration = 20.0
+    verify_tls: bool = True
+    """wss:// only: false accepts a certificate that cannot be verified (self-signed)."""
 
     @field_validator("url")
     @classmethod

@@ -257,7 +257,7 @@ url = "{url}"{settings}
         await server.wait_closed()
 
 
-async def test_wss_with_a_self_signed_certificate_is_refused(self_signed, tally):
+async def test_wss_with_a_self_signed_certificate_is_refused_unless_verify_tls_is_off(self_signed, tally):
     async def handler(ws) -> None:
         await ws.send(orjson.dumps({"n": 1}).decode())
         await ws.wait_closed()
@@ -270,6 +270,11 @@ async def test_wss_with_a_self_signed_certificate_is_refused(self_signed, tally)
             tally.fault()
             assert "certificate" in feed.health.reason.lower(), feed.health.reason
             assert feed.records == []
+        config, pipeline, _metrics = pipeline_for(
+            f'[[sources]]\nname = "feed"\nkind = "websocket"\nurl = "{url}"\nverify_tls = false\n')
+        async with feeding(config, pipeline, "feed") as feed:
+            await wait_for(lambda: feed.records, timeout=5)
+            assert feed.records == [{"n": 1}]
 
 
 # --------------------------------------------------------------------------- textsafe

@@ -18,6 +18,7 @@ websockets closes the connection on it, so it counts as a fault and a reconnect.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any
 
 import orjson
@@ -97,8 +98,15 @@ class WebSocketSource(Source):
         config = self.config
         ping_interval = config.ping_interval or None  # 0 turns keepalive pings off
         ping_timeout = config.ping_timeout or None
+        tls: dict = {}
+        if config.url.startswith("wss:") and not config.verify_tls:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            tls["ssl"] = context
         return connect(
             config.url,
+            **tls,
             additional_headers=config.headers or None,
             max_size=config.max_message_bytes,
             ping_interval=ping_interval,
