@@ -330,3 +330,24 @@ def test_demo_crew_works_the_shared_room(tmp_path):
         assert decision.starred and decision.author == "Maya Chen"
         actions = [e for e in entries if e.kind == "action"]
         assert {a.owner for a in actions} == {"Jonas Weber", "Elif Demir"}
+
+
+def test_demo_support_agents_take_the_most_pressing_tickets(tmp_path):
+    from warroom.demo.crew import SUPPORT_EVERY, SUPPORT_FROM, DemoCrew
+    from warroom.store import RoomStore
+
+    launch_at = 1_795_600_800.0
+    now = [launch_at]
+    with RoomStore(tmp_path / "room.db") as room:
+        for index, priority in enumerate(("low", "urgent", "normal", "urgent")):
+            room.create_ticket(f"ticket {index}", "desk", priority=priority, at=launch_at - 600 + index)
+        crew = DemoCrew(tmp_path / "room.db", launch_at, lambda: now[0])
+        crew._pending = []  # only the support rounds
+        crew.step(launch_at + SUPPORT_FROM)  # the first round
+        taken = {t.subject: t for t in room.tickets() if t.assignee}
+        assert set(taken) == {"ticket 1", "ticket 3"}  # both urgent ones, oldest first
+        assert {t.assignee for t in taken.values()} == {"Elif Demir", "Tom Baker"}
+        assert all(t.first_response_at is not None for t in taken.values())
+        crew.step(launch_at + SUPPORT_FROM + SUPPORT_EVERY)
+        assert sum(1 for t in room.tickets() if t.assignee) == 4
+        crew.close()

@@ -2,7 +2,8 @@
 
 A real war room has several people writing at once, so the demo has them too: the lead, tech,
 content, ops and support roles tick their checklist items (some late), note what they see,
-take decisions during the problem phase and write down lessons and action items. They write
+take decisions during the problem phase, write down lessons and action items, and the
+support agents take and answer the most pressing tickets. They write
 through their own `RoomStore` connection, exactly as another operator's warroom on the same
 host would, so the dashboard shows their work arriving through the shared database.
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warroom.store import RoomStore, StoreError
+from warroom.tickets import PRIORITIES
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,11 @@ SCRIPT = (
 )
 
 
+SUPPORT_AGENTS = ("Elif Demir", "Tom Baker")
+SUPPORT_EVERY = 40.0  # simulated seconds between two tickets taken by each agent
+SUPPORT_FROM = -5 * MINUTE  # on standby from the run of show on
+
+
 class DemoCrew:
     """Plays SCRIPT into the room database; used from the demo's own thread only."""
 
@@ -73,6 +80,7 @@ class DemoCrew:
         self.clock = clock
         self._pending = sorted(SCRIPT, key=lambda s: s.offset)
         self._store: RoomStore | None = None
+        self._next_pickup = launch_at + SUPPORT_FROM
 
     def step(self, now: float) -> None:
         """Play every step that is due; a store problem is logged and retried next step."""
@@ -84,6 +92,22 @@ class DemoCrew:
                 log.warning("demo crew could not write: %s", error)
                 return
             self._pending.pop(0)
+        while now >= self._next_pickup:
+            try:
+                self._answer_tickets(self._next_pickup)
+            except StoreError as error:
+                log.warning("demo crew could not answer tickets: %s", error)
+                return
+            self._next_pickup += SUPPORT_EVERY
+
+    def _answer_tickets(self, at: float) -> None:
+        """Each agent takes the most pressing unassigned ticket and answers it."""
+        store = self._open()
+        waiting = [t for t in store.tickets(open_only=True) if not t.assignee and t.opened_at <= at]
+        waiting.sort(key=lambda t: (PRIORITIES.index(t.priority), t.opened_at))
+        for agent, ticket in zip(SUPPORT_AGENTS, waiting):
+            store.assign(ticket.id, agent, at=at)
+            store.respond(ticket.id, agent, at=at)
 
     def _play(self, step: Step) -> bool:
         store = self._open()
