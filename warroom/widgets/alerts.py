@@ -36,7 +36,7 @@ from textual.widgets import DataTable, Static
 from warroom import format as fmt
 from warroom.alerts import FIRING, NODATA, PENDING, RESOLVED, AlertEngine, AlertView, Transition, format_value
 from warroom.textsafe import clean
-from warroom.widgets.alert_forms import AckForm, SilenceForm, SilenceRequest
+from warroom.widgets.alert_forms import AckForm, AckRequest, SilenceForm, SilenceRequest
 from warroom.widgets.panel import Panel
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "blue"}
@@ -329,11 +329,11 @@ class AlertsPanel(Widget):
             return
         name = view.name
 
-        def done(note: str | None) -> None:
-            if note is None:
+        def done(request: AckRequest | None) -> None:
+            if request is None:
                 return
             try:
-                self.engine.ack(name, self.operator, note)
+                self.engine.ack(name, self.operator, request.note)
             except ValueError as exc:
                 self._error(exc)
                 return

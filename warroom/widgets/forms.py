@@ -93,6 +93,12 @@ class Form(ModalScreen[T | None], Generic[T]):
         """The form's value, or the message saying what is missing."""
         raise NotImplementedError
 
+    def on_mount(self) -> None:
+        # AUTO_FOCUS alone waits for the terminal to report focus; a form must take the
+        # keys at once, whatever the terminal says.
+        if self.AUTO_FOCUS:
+            self.query_one(self.AUTO_FOCUS).focus()
+
     def refuse(self, message: str, focus: str) -> None:
         self.query_one("#error", Static).update(message)
         self.query_one(focus).focus()
