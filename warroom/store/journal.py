@@ -1,0 +1,193 @@
+"""The incident log, the alert history and the silences every operator shares."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from warroom.store.schema import (
+    _LOG_COLS,
+    ALERT_EVENTS,
+    LOG_KINDS,
+    MUTE_EVENTS,
+    SEVERITIES,
+    STATE_EVENTS,
+    AlertEvent,
+    LogEntry,
+    NotFound,
+    SharedSilence,
+    _one_of,
+)
+
+
+class JournalStore:
+    """What happened and what was decided (a part of RoomStore)."""
+
+    # ------------------------------------------------------------------ incident log
+
+    def add_log(self, kind: str, severity: str, text: str, author: str, *, ts: float | None = None,
+                alert: str | None = None, ticket_id: str | None = None, owner: str | None = None,
+                starred: bool = False) -> int:
+        """Append one entry; returns its id once it is committed."""
+        with self._write() as db:
+            return self._log(db, kind, severity, text, author, ts=self._now(ts), alert=alert,
+                             ticket_id=ticket_id, owner=owner, starred=starred)
+
+    def last_log_text(self, kind: str, prefix: str) -> str | None:
+        """The newest entry of `kind` whose text starts with `prefix` (e.g. one source's)."""
+        row = self._db.execute(
+            "SELECT text FROM log WHERE kind = ? AND substr(text, 1, ?) = ? ORDER BY id DESC LIMIT 1",
+            (kind, len(prefix), prefix)).fetchone()
+        return row[0] if row else None
+
+    def add_logs(self, entries: Iterable[Mapping[str, Any]]) -> list[int]:
+        """Append many entries (each a mapping of add_log's arguments) in one transaction."""
+        with self._write() as db:
+            return [self._log(db, **{**e, "ts": self._now(e.get("ts"))}) for e in entries]
+
+    def _log(self, db: sqlite3.Connection, kind: str, severity: str, text: str, author: str, *,
+             ts: float, alert: str | None = None, ticket_id: str | None = None,
+             owner: str | None = None, starred: bool = False) -> int:
+        if kind not in LOG_KINDS:
+            raise ValueError(f"unknown log kind {kind!r}; use one of {', '.join(LOG_KINDS)}")
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
+        cursor = db.execute(
+            "INSERT INTO log(ts, author, kind, severity, text, starred, alert, ticket_id, owner) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ts, author, kind, severity, text, int(starred), alert, ticket_id, owner),
+        )
+        return cursor.lastrowid  # type: ignore[return-value]
+
+    def star(self, entry_id: int, starred: bool = True) -> None:
+        """Mark (or unmark) an entry for the retrospective."""
+        with self._write() as db:
+            if db.execute("UPDATE log SET starred = ? WHERE id = ?", (int(starred), entry_id)).rowcount == 0:
+                raise NotFound(f"no log entry {entry_id}")
+
+    def get_log(self, entry_id: int) -> LogEntry | None:
+        row = self._db.execute(f"SELECT {_LOG_COLS} FROM log WHERE id = ?", (entry_id,)).fetchone()
+        return _entry(row) if row else None
+
+    def recent(self, limit: int = 200, kinds: Iterable[str] | None = None,
+               starred_only: bool = False) -> list[LogEntry]:
+        """The newest `limit` entries (optionally of some kinds), oldest first: the UI's window."""
+        where, params = _log_filter(None, None, kinds, starred_only)
+        rows = self._db.execute(
+            f"SELECT * FROM (SELECT {_LOG_COLS} FROM log {where} ORDER BY ts DESC, id DESC LIMIT ?) "
+            "ORDER BY ts, id", (*params, limit))
+        return [_entry(r) for r in rows]
+
+    def log_entries(self, start: float | None = None, end: float | None = None,
+                    kinds: Iterable[str] | None = None, starred_only: bool = False) -> list[LogEntry]:
+        """Every entry with start <= ts <= end, oldest first: for the export."""
+        where, params = _log_filter(start, end, kinds, starred_only)
+        return [_entry(r) for r in self._db.execute(f"SELECT {_LOG_COLS} FROM log {where} ORDER BY ts, id", params)]
+
+    def count_log(self, kinds: Iterable[str] | None = None) -> int:
+        where, params = _log_filter(None, None, kinds, False)
+        return self._db.execute(f"SELECT count(*) FROM log {where}", params).fetchone()[0]
+
+    # ------------------------------------------------------------------ alert history
+
+    def record_alert_event(self, ts: float, rule: str, event: str, severity: str,
+                           value: float | None = None, operator: str | None = None,
+                           note: str = "", value_text: str | None = None) -> int:
+        """Store an alert transition or an operator's ack/silence, and log it (kind "alert").
+
+        `value_text` is the value as the screen shows it (9.8%, 540 ms) for the log line."""
+        if event not in ALERT_EVENTS:
+            raise ValueError(f"unknown alert event {event!r}; use one of {', '.join(ALERT_EVENTS)}")
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
+        if event in STATE_EVENTS or event in MUTE_EVENTS:
+            group = STATE_EVENTS if event in STATE_EVENTS else MUTE_EVENTS
+            with self._write() as db:  # checked inside the write lock: no two processes both add it
+                last = db.execute(
+                    f"SELECT id, event FROM alert_events WHERE rule = ? AND event IN ({_one_of(group)}) "
+                    "ORDER BY id DESC LIMIT 1", (rule,)).fetchone()
+                if last is not None and last[1] == event:
+                    return last[0]  # another operator's warroom recorded this change already
+                return self._alert_event(db, ts, rule, event, severity, value, operator, note, value_text)
+        with self._write() as db:
+            return self._alert_event(db, ts, rule, event, severity, value, operator, note, value_text)
+
+    def _alert_event(self, db: sqlite3.Connection, ts: float, rule: str, event: str, severity: str,
+                     value: float | None, operator: str | None, note: str, value_text: str | None) -> int:
+        text = f"{rule} {event}"
+        if value_text is not None:
+            text += f" (value {value_text})"
+        elif value is not None:
+            text += f" (value {value:g})"
+        if operator:
+            text += f" by {operator}"
+        if note:
+            text += f": {note}"
+        log_id = self._log(db, "alert", severity if event == "firing" else "info", text,
+                           operator or "alerts", ts=ts, alert=rule)
+        cursor = db.execute(
+            "INSERT INTO alert_events(ts, rule, event, severity, value, operator, note, log_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (ts, rule, event, severity, value, operator, note, log_id))
+        if operator:
+            self._seen_operator(db, operator, ts)
+        return cursor.lastrowid  # type: ignore[return-value]
+
+    def alert_events(self, start: float | None = None, end: float | None = None) -> list[AlertEvent]:
+        rows = self._db.execute(
+            "SELECT id, ts, rule, event, severity, value, operator, note FROM alert_events "
+            "WHERE ts >= ? AND ts <= ? ORDER BY ts, id",
+            (-math.inf if start is None else start, math.inf if end is None else end))
+        return [AlertEvent(*r) for r in rows]
+
+    def alert_events_after(self, last_id: int, events: Sequence[str] = ("acked",)) -> list[AlertEvent]:
+        """Events of these kinds recorded after `last_id`, by any operator, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, ts, rule, event, severity, value, operator, note FROM alert_events "
+            f"WHERE id > ? AND event IN ({_one_of(events)}) ORDER BY id", (last_id,))
+        return [AlertEvent(*r) for r in rows]
+
+    # ------------------------------------------------------------------ silences
+
+    def add_silence(self, silence_id: str, matchers: Sequence[tuple[str, str]], until: float,
+                    comment: str, operator: str, created_at: float) -> None:
+        """Share a silence with every operator's warroom (idempotent by id)."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO silences(id, matchers, until, comment, operator, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (silence_id, json.dumps([list(m) for m in matchers]), until, comment, operator, created_at))
+
+    def end_silence(self, silence_id: str, at: float) -> None:
+        with self._write() as db:
+            db.execute("UPDATE silences SET ended_at = ? WHERE id = ? AND ended_at IS NULL", (at, silence_id))
+
+    def active_silences(self, now: float) -> list[SharedSilence]:
+        rows = self._db.execute(
+            "SELECT id, matchers, until, comment, operator, created_at FROM silences "
+            "WHERE ended_at IS NULL AND until > ? ORDER BY created_at", (now,))
+        return [SharedSilence(r[0], tuple(tuple(m) for m in json.loads(r[1])), *r[2:]) for r in rows]
+
+
+def _log_filter(start: float | None, end: float | None, kinds: Iterable[str] | None,
+                starred_only: bool) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if start is not None:
+        clauses.append("ts >= ?")
+        params.append(start)
+    if end is not None:
+        clauses.append("ts <= ?")
+        params.append(end)
+    if kinds is not None:
+        kinds = list(kinds)
+        clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
+        params.extend(kinds)
+    if starred_only:
+        clauses.append("starred = 1")
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _entry(row: tuple[Any, ...]) -> LogEntry:
+    return LogEntry(*row[:6], bool(row[6]), *row[7:])

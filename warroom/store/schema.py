@@ -1,0 +1,155 @@
+"""The room database's schema, its migrations, and the plain rows the store hands out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from warroom.tickets import PRIORITIES, STATUSES
+
+BUSY_TIMEOUT = 5.0
+SQLITE_MAGIC = b"SQLite format 3\x00"
+LOG_KINDS = ("note", "decision", "alert", "checklist", "ticket", "source", "action", "lesson", "launch")
+SEVERITIES = ("info", "warning", "critical")
+ALERT_EVENTS = ("pending", "firing", "resolved", "acked", "silenced", "unsilenced")
+APPLICATION_ID = 0x57524D31  # "WRM1" in the file header: marks the file as a warroom store
+
+
+def _one_of(values: Sequence[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+MIGRATIONS: list[tuple[str, ...]] = [
+    (  # 1: the first schema. Append new tuples; never edit one that has shipped.
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE operators (name TEXT PRIMARY KEY, first_seen REAL NOT NULL, last_seen REAL NOT NULL)",
+        "CREATE TABLE checklist (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, phase TEXT NOT NULL, "
+        "position INTEGER NOT NULL, title TEXT NOT NULL, owner TEXT NOT NULL DEFAULT '', due_offset REAL, "
+        "done_at REAL, done_by TEXT, active INTEGER NOT NULL DEFAULT 1)",
+        "CREATE TABLE tickets (id TEXT PRIMARY KEY, opened_at REAL NOT NULL, subject TEXT NOT NULL, "
+        "customer_ref TEXT NOT NULL, category TEXT NOT NULL, "
+        f"priority TEXT NOT NULL CHECK (priority IN ({_one_of(PRIORITIES)})), "
+        f"status TEXT NOT NULL CHECK (status IN ({_one_of(STATUSES)})), assignee TEXT, "
+        "first_response_at REAL, solved_at REAL, updated_at REAL NOT NULL, source TEXT NOT NULL, "
+        "respond_breached_at REAL, resolve_breached_at REAL, "
+        "src_priority TEXT, src_status TEXT, src_assignee TEXT, src_updated_at REAL)",
+        "CREATE INDEX tickets_opened ON tickets(opened_at)",
+        # kind and severity are checked in code, so a new kind needs no table rebuild
+        "CREATE TABLE log (id INTEGER PRIMARY KEY, ts REAL NOT NULL, author TEXT NOT NULL, "
+        "kind TEXT NOT NULL, severity TEXT NOT NULL, text TEXT NOT NULL, "
+        "starred INTEGER NOT NULL DEFAULT 0, alert TEXT, ticket_id TEXT, owner TEXT)",
+        "CREATE INDEX log_ts ON log(ts)",
+        "CREATE INDEX log_kind_ts ON log(kind, ts)",
+        "CREATE TABLE alert_events (id INTEGER PRIMARY KEY, ts REAL NOT NULL, rule TEXT NOT NULL, "
+        "event TEXT NOT NULL, severity TEXT NOT NULL, value REAL, operator TEXT, "
+        "note TEXT NOT NULL DEFAULT '', log_id INTEGER REFERENCES log(id))",
+        "CREATE INDEX alert_events_ts ON alert_events(ts)",
+        # the primary key is the (metric, ts) index the history queries use
+        "CREATE TABLE metric_points (metric TEXT NOT NULL, ts REAL NOT NULL, value REAL NOT NULL, "
+        "PRIMARY KEY (metric, ts)) WITHOUT ROWID",
+        "CREATE TABLE metric_names (name TEXT PRIMARY KEY) WITHOUT ROWID",
+    ),
+    (  # 2: silences shared by every operator's warroom, and a faster "last event of a rule"
+        "CREATE TABLE silences (id TEXT PRIMARY KEY, matchers TEXT NOT NULL, until REAL NOT NULL, "
+        "comment TEXT NOT NULL, operator TEXT NOT NULL, created_at REAL NOT NULL, ended_at REAL)",
+        "CREATE INDEX alert_events_rule ON alert_events(rule, id)",
+    ),
+]
+
+# Events that describe a state of a rule: every operator's warroom evaluates the same rules
+# on the same data, so each of them sees the same change; only the first one is recorded.
+STATE_EVENTS = ("pending", "firing", "resolved")
+MUTE_EVENTS = ("silenced", "unsilenced")
+
+
+class StoreError(Exception):
+    """The room database cannot be opened or written; the message says why and what to do."""
+
+
+class NotFound(StoreError, KeyError):
+    """No checklist item, ticket or log entry with that id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    id: int
+    ts: float
+    author: str
+    kind: str
+    severity: str
+    text: str
+    starred: bool
+    alert: str | None = None
+    ticket_id: str | None = None
+    owner: str | None = None
+    """For action items: who is to do it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistItem:
+    id: int
+    key: str
+    phase: str
+    position: int
+    title: str
+    owner: str
+    due_offset: float | None
+    """Seconds relative to launch (negative: before it)."""
+    done_at: float | None
+    done_by: str | None
+
+    def due_at(self, launch_at: float | None) -> float | None:
+        if launch_at is None or self.due_offset is None:
+            return None
+        return launch_at + self.due_offset
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    id: int
+    ts: float
+    rule: str
+    event: str
+    severity: str
+    value: float | None
+    operator: str | None
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSilence:
+    id: str
+    matchers: tuple[tuple[str, str], ...]
+    until: float
+    comment: str
+    operator: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    name: str
+    at: float | None
+    set_by: str | None
+    """The operator who set the time, or None when it comes from the config."""
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    ticket_id: str
+    kind: str  # "respond" or "resolve"
+    due: float
+    priority: str
+    log_id: int
+
+
+_LOG_COLS = "id, ts, author, kind, severity, text, starred, alert, ticket_id, owner"
+_ITEM_COLS = "id, key, phase, position, title, owner, due_offset, done_at, done_by"
+_TICKET_COLS = (
+    "id, opened_at, subject, customer_ref, category, priority, status, assignee, "
+    "first_response_at, solved_at, updated_at, source, respond_breached_at, resolve_breached_at"
+)
+_TICKET_ROW = _TICKET_COLS + ", src_priority, src_status, src_assignee, src_updated_at"
