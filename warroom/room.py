@@ -3,7 +3,10 @@
 `RoomRecorder` listens to the engine's tick and ticket batches and records, in the shared
 SQLite store: ticket records from sources (validated; rejects counted), alert transitions,
 SLA breaches, sources going stale and coming back, and the metric history the
-retrospective charts. It also picks up a launch time set by another operator.
+retrospective charts. It also picks up a launch time set by another operator, and keeps
+acknowledgements and silences the room's: those made here are shared, those made in another
+operator's warroom are taken on. Every warroom sees the same alert firing or source going
+stale; the store and this recorder make sure it is logged once.
 
 A store that fails (disk full, read-only file) must not take the dashboard down: the error
 is kept in `store_error` for the screen, counted, and the next tick tries again.
