@@ -16,6 +16,7 @@ import time
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -129,8 +130,12 @@ class WarroomApp(App):
     def refresh_view(self) -> None:
         engine = self.engine
         now = engine.clock()
+        try:
+            header = self.query_one(LaunchHeader)
+        except NoMatches:  # a last timer tick while the app closes: its widgets are gone
+            return
         states = [view.state for view in self.room.alerts.alerts(now)]
-        self.query_one(LaunchHeader).refresh_from(
+        header.refresh_from(
             now, engine.launch_at, self.room.recorder.store_error,
             firing=states.count(FIRING), pending=states.count(PENDING),
         )
