@@ -26,7 +26,8 @@ import time
 
 import orjson
 
-from warroom.config import Config, MetricConfig, WebSocketSourceConfig
+from benchmarks.file_ingest import BENCH_METRICS
+from warroom.config import Config, WebSocketSourceConfig
 from warroom.metrics import MetricsStore
 
 SOURCE = "feed"
@@ -119,15 +120,7 @@ async def bare_client(url: str, records: int) -> float:
 
 def bench_config(url: str) -> Config:
     source = WebSocketSourceConfig(kind="websocket", name=SOURCE, url=url, max_message_bytes=64 * 1024 * 1024)
-    metrics = [
-        MetricConfig(name="visits", where={"kind": "visit"}),
-        MetricConfig(name="visits_by_channel", where={"kind": "visit"}, split_by="channel"),
-        MetricConfig(name="registrations", where={"kind": "register"}),
-        MetricConfig(name="orders", where={"kind": "order"}),
-        MetricConfig(name="errors", where={"status": {"gte": 500}}),
-        MetricConfig(name="latency", kind="sum", field="latency_ms", unit="ms"),
-    ]
-    return Config(sources=[source], metrics=metrics)
+    return Config(sources=[source], metrics=BENCH_METRICS)
 
 
 async def through_source(url: str, records: int, with_pipeline: bool) -> float:

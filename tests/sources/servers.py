@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -265,3 +265,21 @@ async def stall(ws: ServerConnection) -> None:
     """A handler that stops reading (so pings go unanswered) until the connection is gone."""
     ws.transport.pause_reading()
     await ws.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def running(source: Any, stop_timeout: float = 10.0) -> AsyncIterator[list[list[dict]]]:
+    """Run `source` as a task; yield the list its batches are appended to; cancel it after."""
+    batches: list[list[dict]] = []
+    task = asyncio.create_task(source.run(batches.append))
+    try:
+        yield batches
+        assert not task.done(), f"run() ended early: {task.exception() if task.done() else ''}"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, stop_timeout)
+
+
+def records(batches: list[list[dict]]) -> list[dict]:
+    return [record for batch in batches for record in batch]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gzip
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -14,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.sources.servers import HttpTestServer, Reply, Request, free_port, wait_for
+from tests.sources.servers import HttpTestServer, Reply, Request, free_port, records, running, wait_for
 from warroom.config import HttpSourceConfig, PrometheusSourceConfig
 from warroom.sources import build_source
 from warroom.sources.base import SourceState
-from warroom.sources.http import MAX_REDIRECTS, HttpSource, PollingSource, PrometheusSource
+from warroom.sources.http import MAX_REDIRECTS, HttpSource, PrometheusSource
 from warroom.sources.jsonbody import RecordsPathError, records_at
 
 
@@ -32,22 +29,6 @@ def prom_source(url: str, queries: dict[str, str], **settings: Any) -> Prometheu
     return PrometheusSource(PrometheusSourceConfig(name="prom", kind="prometheus", url=url, queries=queries, **settings))
 
 
-@contextlib.asynccontextmanager
-async def running(source: PollingSource) -> AsyncIterator[list[list[dict]]]:
-    """Run `source` as a task; yield the list its batches are appended to; cancel it after."""
-    batches: list[list[dict]] = []
-    task = asyncio.create_task(source.run(batches.append))
-    try:
-        yield batches
-        assert not task.done(), f"run() ended early: {task.exception() if task.done() else ''}"
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 5)
-
-
-def records(batches: list[list[dict]]) -> list[dict]:
-    return [record for batch in batches for record in batch]
 
 
 # --------------------------------------------------------------------------- HttpSource

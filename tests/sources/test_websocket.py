@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 import pytest
 from websockets.asyncio.server import ServerConnection
 
-from tests.sources.servers import WsTestServer, free_port, stall, wait_for
+from tests.sources.servers import WsTestServer, free_port, records, running, stall, wait_for
 from warroom.config import WebSocketSourceConfig
 from warroom.sources import build_source
 from warroom.sources.base import MAX_RETRY_DELAY, SourceState
@@ -22,22 +20,6 @@ def make_source(url: str, **settings: Any) -> WebSocketSource:
     return WebSocketSource(WebSocketSourceConfig(name="feed", kind="websocket", url=url, **settings))
 
 
-@contextlib.asynccontextmanager
-async def running(source: WebSocketSource) -> AsyncIterator[list[list[dict]]]:
-    """Run `source` as a task; yield the list its batches are appended to; cancel it after."""
-    batches: list[list[dict]] = []
-    task = asyncio.create_task(source.run(batches.append))
-    try:
-        yield batches
-        assert not task.done(), f"run() ended early: {task.exception() if task.done() else ''}"
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 10)
-
-
-def records(batches: list[list[dict]]) -> list[dict]:
-    return [record for batch in batches for record in batch]
 
 
 def sender(*messages: Any):
