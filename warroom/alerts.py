@@ -65,6 +65,7 @@ class Transition:
     value: float | None = None
     operator: str = ""
     note: str = ""
+    episode: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,24 @@ class AlertView:
     no_data: bool
     ack: Ack | None
     silence: Silence | None
+    since_at: float = 0.0
+    """When it entered this state (epoch seconds)."""
+    episode: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RuleState:
+    """What a recorder keeps of one rule so that another can carry on (see `restore`)."""
+
+    rule: str
+    state: str
+    since: float
+    clear_since: float | None
+    no_data: bool
+    value: float | None
+    value_text: str
+    severity: str
+    episode: int
 
 
 @dataclass(slots=True)
@@ -151,6 +170,8 @@ class _Rule:
     value: float | None = None
     ack: Ack | None = None
     silence: Silence | None = None
+    episode: int = 0
+    """Counts the rule's active periods: an ack belongs to one of them."""
 
 
 class AlertEngine:
@@ -273,6 +294,8 @@ class AlertEngine:
         previous = rule.state
         if to in (INACTIVE, RESOLVED) or previous == NODATA:
             rule.ack = None
+        if to in (PENDING, FIRING) and previous in (INACTIVE, RESOLVED, NODATA):
+            rule.episode += 1
         rule.state, rule.since = to, now
         rule.clear_since = None
         self._emit(out, rule, now, previous, to, to)
@@ -280,7 +303,7 @@ class AlertEngine:
     def _emit(self, out: list[Transition], rule: _Rule, now: float, from_state: str, to_state: str,
               event: str, operator: str = "", note: str = "") -> None:
         out.append(Transition(now, rule.config.name, from_state, to_state, event,
-                              rule.config.severity, rule.value, operator, note))
+                              rule.config.severity, rule.value, operator, note, rule.episode))
 
     # ------------------------------------------------------------------ operators
 
@@ -294,7 +317,7 @@ class AlertEngine:
         now = self.clock() if now is None else now
         target.ack = Ack(operator, now, note)
         transition = Transition(now, rule, target.state, target.state, "acked",
-                                target.config.severity, target.value, operator, note)
+                                target.config.severity, target.value, operator, note, target.episode)
         self._record([transition])
         return transition
 
@@ -327,13 +350,15 @@ class AlertEngine:
 
     # ------------------------------------------------------------------ shared with others
 
-    def adopt_ack(self, rule: str, operator: str, at: float, note: str = "") -> bool:
-        """Take on an acknowledgement another operator made; no transition (it is logged).
-
-        Only an active alert not yet acknowledged takes it, so an ack never outlives the
-        episode it was made in."""
+    def adopt_ack(self, rule: str, operator: str, at: float, note: str = "",
+                  episode: int | None = None) -> bool:
+        """Take on an acknowledgement an operator made in the room; no transition (it is
+        logged). Only an active alert not yet acknowledged takes it, and only in the episode
+        it was made in (when `episode` is given), so an ack never outlives its episode."""
         target = self._rules.get(rule)
         if target is None or target.ack is not None or target.state not in (PENDING, FIRING, NODATA):
+            return False
+        if episode is not None and episode != target.episode:
             return False
         target.ack = Ack(operator, at, note)
         return True
@@ -346,12 +371,12 @@ class AlertEngine:
         now = self.clock() if now is None else now
         self._record(self._refresh_silences(now, silence.operator, silence.comment))
 
-    def drop_silence(self, silence_id: str, now: float | None = None) -> None:
-        """Another operator ended this silence early."""
+    def drop_silence(self, silence_id: str, now: float | None = None, operator: str = "") -> None:
+        """An operator ended this silence early."""
         silence = self._silences.pop(silence_id, None)
         if silence is not None:
             now = self.clock() if now is None else now
-            self._record(self._refresh_silences(now, "", "silence removed"))
+            self._record(self._refresh_silences(now, operator, "silence removed"))
 
     def _record(self, transitions: list[Transition]) -> None:
         self._history.extend(transitions)
@@ -414,9 +439,39 @@ class AlertEngine:
                 value=rule.value, value_text=text, summary=summary, runbook=config.runbook,
                 severity=config.severity, labels=dict(config.labels), expr=config.expr,
                 no_data=rule.no_data or rule.state == NODATA, ack=rule.ack, silence=rule.silence,
+                since_at=rule.since, episode=rule.episode,
             ))
         views.sort(key=lambda v: (_group(v), SEVERITY_RANK[v.severity], -v.since, v.name))
         return views
+
+    # ------------------------------------------------------------------ carried between recorders
+
+    def rule_states(self) -> list[RuleState]:
+        """Every rule's state, for the room (a recorder that takes over calls `restore`)."""
+        return [RuleState(name, r.state, r.since, r.clear_since, r.no_data, r.value,
+                          format_value(r.value, r.unit), r.config.severity, r.episode)
+                for name, r in self._rules.items()]
+
+    def restore(self, states: Iterable[RuleState], acks: Iterable[tuple[str, Ack, int]] = (),
+                silences: Iterable[Silence] = (), now: float | None = None) -> None:
+        """Carry on from another recorder: the same states, episodes and `for` timers, the
+        acks of the current episodes and the active silences, without a transition (they
+        were all logged when they happened)."""
+        now = self.clock() if now is None else now
+        for saved in states:
+            rule = self._rules.get(saved.rule)
+            if rule is None:
+                continue  # a rule no longer in the config
+            rule.state, rule.since, rule.clear_since = saved.state, saved.since, saved.clear_since
+            rule.no_data, rule.value, rule.episode = saved.no_data, saved.value, saved.episode
+        for name, ack, episode in acks:
+            rule = self._rules.get(name)
+            if rule is not None and rule.episode == episode and rule.state in (PENDING, FIRING, NODATA):
+                rule.ack = ack
+        for silence in silences:
+            if silence.until > now:
+                self._silences[silence.id] = silence
+        self._refresh_silences(now, "", "")  # marks the rules, emits nothing kept
 
     def history(self, limit: int | None = None) -> list[Transition]:
         """The most recent transitions, newest first."""

@@ -1,4 +1,5 @@
-"""Command line: `warroom [run]`, `warroom demo`, `warroom check`.
+"""Command line: `warroom [run]`, `warroom record`, `warroom room`, `warroom demo`,
+`warroom export`, `warroom check`.
 
 Every user-facing failure (a broken config, a database that cannot be opened) is printed as
 a short message on stderr with exit status 2, never as a traceback: the person reading it is
@@ -12,10 +13,13 @@ import getpass
 import logging
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from warroom import __version__
 from warroom.config import Config, ConfigError, find_config, load_config, resolve_panels
+from warroom.dashboard import AUTO_IDLE_EXIT, flush
+from warroom.paths import database_path, state_dir
 
 EXIT_USAGE = 2
 
@@ -28,16 +32,36 @@ def build_parser() -> argparse.ArgumentParser:
     # `warroom --config X` is `warroom run --config X`: the options work without the command.
     parser.add_argument("--config", help="config file (default: ./config.toml, then ~/.config/warroom/)")
     parser.add_argument("--operator", help="your name in the shared log (default: login name)")
+    parser.add_argument("--no-recorder", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--sim-clock", help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add_common(sub: argparse.ArgumentParser) -> None:
+    def add_common(sub: argparse.ArgumentParser, config: bool = True) -> None:
+        if config:
+            sub.add_argument("--config", default=argparse.SUPPRESS,
+                             help="config file (default: ./config.toml, then ~/.config/warroom/)")
         sub.add_argument("--operator", default=argparse.SUPPRESS,
                          help="your name in the shared log (default: login name)")
 
     run = commands.add_parser("run", help="start the dashboard (the default command)")
-    run.add_argument("--config", default=argparse.SUPPRESS,
-                     help="config file (default: ./config.toml, then ~/.config/warroom/)")
     add_common(run)
+    run.add_argument("--no-recorder", action="store_true", default=argparse.SUPPRESS,
+                     help="never start a recorder for the room (one runs elsewhere, e.g. under systemd)")
+    run.add_argument("--sim-clock", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    record = commands.add_parser(
+        "record", help="record the room: read the sources and compute what every screen shows")
+    add_common(record)
+    record.add_argument("--auto", action="store_true",
+                        help="exit at once if the room already has a recorder (instead of standing by)")
+    record.add_argument("--idle-exit", type=float, metavar="SECONDS",
+                        help="stop after this long without an attached dashboard")
+    record.add_argument("--sim-clock", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    record.add_argument("--tick-interval", type=float, default=1.0, help=argparse.SUPPRESS)
+
+    room = commands.add_parser("room", help="who records and who watches the room; stop its recorder")
+    room.add_argument("action", choices=["status", "stop"])
+    add_common(room)
 
     demo = commands.add_parser("demo", help="start the dashboard on a simulated launch")
     demo.add_argument("--speed", type=float, default=None,
@@ -45,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=None, help="repeat the same launch")
     demo.add_argument("--dir", help="keep the demo's files (log, database) in this directory")
     demo.add_argument("--export", metavar="DIR", help="on quitting, write the retrospective to DIR")
-    add_common(demo)
+    add_common(demo, config=False)
 
     export = commands.add_parser(
         "export", help="write the retrospective (Markdown, HTML, JSON) from a room database")
@@ -76,7 +100,15 @@ def main(argv: list[str] | None = None) -> int:
             return demo(args)
         if command == "export":
             return export(args)
-        return run(_load(args.config), operator=args.operator)
+        clock = sim_clock(args.sim_clock) if getattr(args, "sim_clock", None) else None
+        if command == "record":
+            return record(_load(args.config), operator_name(args.operator), auto=args.auto,
+                          idle_exit=args.idle_exit, clock=clock, tick_interval=args.tick_interval)
+        if command == "room":
+            return room_command(_load(args.config), args.action)
+        return run(_load(args.config), operator=args.operator, clock=clock,
+                   start_recorder=not args.no_recorder,
+                   recorder_args=["--sim-clock", args.sim_clock] if clock else ())
     except ConfigError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
@@ -104,6 +136,12 @@ def operator_name(explicit: str | None) -> str:
         return os.environ.get("USER", "operator")
 
 
+def sim_clock(spec: str) -> Callable[[], float]:
+    from warroom.demo.scenario import SimClock
+
+    return SimClock.from_spec(spec)
+
+
 def _log_to_file(directory: Path) -> None:
     """Python logging would scribble over the screen; send it to a file instead."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -112,11 +150,6 @@ def _log_to_file(directory: Path) -> None:
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-
-
-def _state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "warroom"
 
 
 def check(config: Config) -> int:
@@ -145,33 +178,77 @@ def check(config: Config) -> int:
     return 0
 
 
-def run(config: Config, operator: str | None, clock=None, tick_interval: float = 1.0) -> int:
+def run(config: Config, operator: str | None, clock: Callable[[], float] | None = None,
+        start_recorder: bool = True, recorder_args: Sequence[str] = ()) -> int:
+    """The dashboard: attach to the room (starting its recorder if none runs), until quit."""
     from warroom.app import WarroomApp
-    from warroom.room import open_room
+    from warroom.dashboard import DashboardSession
     from warroom.store import StoreError
 
-    _log_to_file(_state_dir())
+    _log_to_file(state_dir())
+    session = DashboardSession(config, operator_name(operator), start_recorder=start_recorder,
+                               recorder_args=recorder_args, **({"clock": clock} if clock else {}))
     try:
-        room = open_room(config, operator_name(operator), tick_interval=tick_interval,
-                         **({"clock": clock} if clock else {}))
+        session.open()
     except StoreError as error:
         print(error, file=sys.stderr)  # the message names the file
         return EXIT_USAGE
     try:
-        WarroomApp(room).run()
+        WarroomApp(session).run()
     finally:
-        room.close()
+        unsaved = session.close()
+        _say_goodbye(session, unsaved)
     return 0
 
 
-def demo(args: argparse.Namespace) -> int:
-    from warroom.demo import DemoRunner
+def _say_goodbye(session, unsaved) -> None:
+    """What the operator must know once the screen is gone."""
+    if unsaved:
+        print(f"warroom: {len(unsaved)} entries could not be saved yet; they are kept in "
+              f"{session.door.spool_path} and saved the next time warroom opens this room",
+              file=sys.stderr)
+    if session.started and any(p.poll() is None for p in session.started):
+        print(f"warroom: the recorder started for this room keeps recording {session.db_path} in the "
+              f"background (stops {AUTO_IDLE_EXIT / 3600:g} h after the last dashboard leaves; "
+              "`warroom room stop` stops it now)", file=sys.stderr)
 
-    with DemoRunner(speed=args.speed, seed=args.seed, workdir=args.dir) as runner:
-        status = run(runner.config, operator=args.operator, clock=runner.clock,
-                     tick_interval=runner.tick_interval)
+
+def record(config: Config, operator: str, *, auto: bool = False, idle_exit: float | None = None,
+           clock: Callable[[], float] | None = None, tick_interval: float = 1.0) -> int:
+    """The room's recorder, headless, until SIGTERM, SIGHUP or Ctrl-C."""
+    from warroom.service import serve
+    from warroom.store import StoreError
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return serve(config, operator, auto=auto, idle_exit=idle_exit, tick_interval=tick_interval,
+                     **({"clock": clock} if clock else {}))
+    except StoreError as error:
+        print(error, file=sys.stderr)
+        return EXIT_USAGE
+
+
+def room_command(config: Config, action: str) -> int:
+    from warroom.service import room_status, stop_recorder
+
+    if action == "status":
+        print(room_status(config))
+        return 0
+    message, ok = stop_recorder(config)
+    print(message, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
+def demo(args: argparse.Namespace) -> int:
+    from warroom.demo.world import DemoWorld
+
+    with DemoWorld(speed=args.speed, seed=args.seed, workdir=args.dir) as world:
+        status = run(world.config, operator=args.operator, clock=world.clock,
+                     recorder_args=world.recorder_args)
+        world.stop_recorder()
         if status == 0 and args.export:
-            status = _export(runner.config, None, args.export)
+            status = _export(world.config, None, args.export)
         return status
 
 
@@ -204,16 +281,26 @@ def _time_arg(text: str | None, option: str) -> float | None:
 
 def _export(config: Config | None, db: str | None, out: str, formats=("md", "html", "json"),
             start: float | None = None, end: float | None = None, starred: bool = False) -> int:
-    from warroom.export import export_room, options_from_config
-    from warroom.room import database_path
+    from warroom.door import Door
+    from warroom.export import export_store, options_from_config
+    from warroom.lease import recorder_running
     from warroom.store import StoreError
 
     db_path = Path(db) if db else database_path(config)
+    if not db_path.is_file():  # opening would create an empty room: an export never writes one
+        print(f"export failed: {db_path}: no room database there", file=sys.stderr)
+        return EXIT_USAGE
+    door = Door(db_path)
     try:
-        paths = export_room(db_path, out, formats, start, end, starred, **options_from_config(config))
+        door.open()
+        flush(door, recorder_running(db_path))  # the recorder's last second first
+        paths = door.read(lambda store: export_store(store, out, formats, start, end, starred,
+                                                     **options_from_config(config))).result()
     except (StoreError, ValueError, FileNotFoundError, OSError) as error:
         print(f"export failed: {error}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        door.close()
     for path in paths:
         print(f"wrote {path}")
     return 0

@@ -46,12 +46,17 @@ class Engine:
         self.metrics.set_launch(self.launch_at)
         self._tick_listeners: list[Callable[[float], None]] = []
         self._ticket_listeners: list[Callable[[str, list[Record]], None]] = []
+        self._fold_listeners: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ wiring
 
     def on_tick(self, listener: Callable[[float], None]) -> None:
         """Call `listener(now)` on every engine tick (alerts, SLA checks, history)."""
         self._tick_listeners.append(listener)
+
+    def on_fold(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after each batch of records is folded into the metrics."""
+        self._fold_listeners.append(listener)
 
     def on_tickets(self, listener: Callable[[str, list[Record]], None]) -> None:
         """Call `listener(source, records)` with each batch of ticket records."""
@@ -98,10 +103,13 @@ class Engine:
         ingest = self.pipeline.ingest
         name = source.name
         clock = self.clock
+        folded = self._fold_listeners
 
         def emit(records: list[Record]) -> None:
             # The source counts what it delivers on its own health line; this only folds.
             ingest(name, records, clock())
+            for listener in folded:
+                listener()
 
         return emit
 

@@ -17,13 +17,16 @@ from __future__ import annotations
 import math
 import time
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from warroom.config import MetricConfig, RatioConfig, TargetConfig
 
 SECONDS_KEPT = 3600
 MINUTES_KEPT = 24 * 60
+Bucket = tuple[str, int, int, float, int, float]
+"""(metric, width in seconds, period number, sum, count, last value): one ring slot."""
 MAX_LABELS = 50  # per split metric; later labels are folded into OTHER_LABEL
 OTHER_LABEL = "other"
 
@@ -53,6 +56,23 @@ class Ring:
             self.counts[index] = 0
         self.sums[index] += total
         self.counts[index] += count
+        self.lasts[index] = last
+
+    def get(self, period: int) -> tuple[float, int, float] | None:
+        """(sum, count, last) of one period, if the ring still holds it."""
+        index = period % self.size
+        if self.periods[index] != period:
+            return None
+        return self.sums[index], self.counts[index], self.lasts[index]
+
+    def put(self, period: int, total: float, count: int, last: float) -> None:
+        """Set one period's bucket as another process recorded it (a restore)."""
+        index = period % self.size
+        if period < self.periods[index]:
+            return
+        self.periods[index] = period
+        self.sums[index] = total
+        self.counts[index] = count
         self.lasts[index] = last
 
     def covers(self, start: float, now: float) -> bool:
@@ -149,6 +169,8 @@ class MetricsStore:
         self.clock = clock
         self.projection_window = projection_window
         self.launch_at: float | None = None
+        self._dirty: set[tuple[str, int]] = set()
+        """(metric, second) folded into since the last checkpoint."""
 
     # ------------------------------------------------------------------ writing
 
@@ -173,31 +195,59 @@ class MetricsStore:
         series.updated_at = self.clock() if now is None else now
         series.seconds.add(ts, total, count, last)
         series.minutes.add(ts, total, count, last)
+        self._dirty.add((name, int(ts // 1)))
         if label is not None:
             labels = series.labels
             if label not in labels and len(labels) >= MAX_LABELS:
                 label = OTHER_LABEL
             labels[label] = labels.get(label, 0.0) + total
 
-    def restore(self, name: str, history: Iterable[tuple[float, float]]) -> None:
-        """Refill a metric from the room's history of its headline value, oldest first.
+    # ------------------------------------------------------------------ checkpoint and restore
 
-        A restarted warroom then shows the charts and totals it missed. Counts and sums come
-        back as the increases between history points (a drop, as at T0 when totals start
-        afresh, counts as a restart from zero); gauges come back as their values.
-        """
-        series = self.series.get(name)
-        if series is None:
-            return
-        previous = 0.0
-        for ts, value in history:
-            if series.config.kind == "last":
-                self.add(name, ts, value, 1, value, now=ts)
+    def checkpoint(self) -> tuple[dict[str, dict[str, Any]], list[Bucket]]:
+        """What changed since the last checkpoint, for the room: each touched metric's running
+        state, and its touched per-second and per-minute buckets as they are now (whole
+        values, so writing them again is harmless). Clears the list of changes."""
+        dirty, self._dirty = self._dirty, set()
+        states: dict[str, dict[str, Any]] = {}
+        buckets: list[Bucket] = []
+        minutes: set[tuple[str, int]] = set()
+        for name, second in dirty:
+            series = self.series[name]
+            if name not in states:
+                states[name] = {
+                    "total": series.total, "total_since_launch": series.total_since_launch,
+                    "count": series.count, "last": series.last, "last_ts": series.last_ts,
+                    "updated_at": series.updated_at, "labels": dict(series.labels),
+                }
+            held = series.seconds.get(second)
+            if held is not None:
+                buckets.append((name, 1, second, *held))
+            minutes.add((name, second // 60))
+        for name, minute in minutes:
+            held = self.series[name].minutes.get(minute)
+            if held is not None:
+                buckets.append((name, 60, minute, *held))
+        return states, buckets
+
+    def restore(self, states: Mapping[str, Mapping[str, Any]], buckets: Iterable[Bucket]) -> None:
+        """Carry on from what another process checkpointed (see `checkpoint`): the same
+        totals, labels and last values, and the buckets the rings still hold. Metrics no
+        longer in the config are skipped."""
+        for name, state in states.items():
+            series = self.series.get(name)
+            if series is None:
                 continue
-            increase = value - previous if value >= previous else value
-            previous = value
-            if increase > 0:
-                self.add(name, ts, increase, 1, increase, now=ts)
+            series.total = float(state.get("total") or 0.0)
+            series.total_since_launch = float(state.get("total_since_launch") or 0.0)
+            series.count = int(state.get("count") or 0)
+            series.last, series.last_ts = state.get("last"), state.get("last_ts")
+            series.updated_at = state.get("updated_at")
+            series.labels = {str(k): float(v) for k, v in (state.get("labels") or {}).items()}
+        for name, width, period, total, count, last in buckets:
+            series = self.series.get(name)
+            if series is not None:
+                (series.seconds if width == 1 else series.minutes).put(period, total, count, last)
 
     def set_launch(self, launch_at: float | None) -> None:
         """Start counting "since launch" totals from `launch_at` (recomputed from the rings)."""

@@ -30,7 +30,7 @@ from warroom.demo.crew import DemoCrew
 from warroom.demo.scenario import Scenario, SimClock
 from warroom.demo.servers import AccessLog, FeedServer, StatsServer
 
-__all__ = ["DemoLaunch", "DemoRunner", "DemoSettings", "SimClock", "Scenario", "render_config"]
+__all__ = ["DemoLaunch", "DemoSettings", "SimClock", "Scenario", "render_config"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,9 @@ class DemoLaunch:
         start = self.settings.start_epoch
         start = float(math.floor(time.time())) if start is None else float(start)
         self.launch_at = start + self.settings.lead
-        self.clock = SimClock(start, self.settings.speed)
+        # On the wall time, so the recorder and the dashboard, in processes of their own,
+        # run the same clock from its spec.
+        self.clock = SimClock(start, self.settings.speed, real=time.time)
         # The scenario begins at T-10m; what falls before the start is written to the log
         # as history, so charts and change() rules have a baseline from the first second.
         self.scenario = Scenario(self.settings.seed, self.launch_at, begin_at=min(start, self.launch_at - 600))
@@ -170,5 +172,3 @@ def render_config(template: str, values: dict[str, str]) -> str:
 
     return _PLACEHOLDER.sub(replace, template)
 
-
-from warroom.demo.runner import DemoRunner  # noqa: E402  (it builds on DemoLaunch)

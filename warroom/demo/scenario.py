@@ -62,6 +62,22 @@ class SimClock:
     def __call__(self) -> float:
         return self.start_sim_epoch + (self._real() - self._anchor) * self.speed
 
+    def spec(self) -> str:
+        """The clock as text, for another process of the demo (`from_spec`). Only a clock on
+        the wall time (`real=time.time`) means the same in another process."""
+        return f"{self.start_sim_epoch!r},{self._anchor!r},{self.speed!r}"
+
+    @classmethod
+    def from_spec(cls, spec: str) -> SimClock:
+        """The clock `spec()` described, on the wall time."""
+        try:
+            start, anchor, speed = (float(part) for part in spec.split(","))
+        except ValueError:
+            raise ValueError(f"not a demo clock: {spec!r}") from None
+        clock = cls(start, speed, real=time.time)
+        clock._anchor = anchor
+        return clock
+
 
 # --------------------------------------------------------------------------- the arc
 

@@ -32,7 +32,7 @@ from warroom.export.retro import Retrospective, Target, build
 from warroom.store import RoomStore
 
 __all__ = [
-    "FORMATS", "Retrospective", "Target", "build", "export_room", "options_from_config", "render",
+    "FORMATS", "Retrospective", "Target", "build", "export_room", "export_store", "options_from_config", "render",
     "write_atomic",
 ]
 
@@ -100,8 +100,22 @@ def export_room(db_path: str | os.PathLike[str], out_dir_or_file: str | os.PathL
         # RoomStore would create an empty database: an export must never write to the store
         raise FileNotFoundError(f"{db}: no room database there")
     with RoomStore(db) as store:
-        retro = build(store, start, end, starred_only=starred_only, targets=targets,
-                      labels=labels, units=units, now=now)
+        return export_store(store, out_dir_or_file, wanted, start, end, starred_only, targets=targets,
+                            labels=labels, units=units, now=now)
+
+
+def export_store(store: RoomStore, out_dir_or_file: str | os.PathLike[str],
+                 formats: Sequence[str] = FORMATS, start: float | None = None, end: float | None = None,
+                 starred_only: bool = False, *, targets: Sequence[Target | tuple] = (),
+                 labels: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
+                 now: float | None = None) -> list[Path]:
+    """`export_room` on a room already open (a dashboard's door runs it on its reader)."""
+    wanted = list(dict.fromkeys(formats))
+    for fmt in wanted:
+        if fmt not in RENDERERS:
+            raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    retro = build(store, start, end, starred_only=starred_only, targets=targets,
+                  labels=labels, units=units, now=now)
     paths = output_paths(out_dir_or_file, retro.launch_name, wanted)
     documents = [(paths[fmt], render(retro, fmt)) for fmt in wanted]
     for path, text in documents:

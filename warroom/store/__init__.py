@@ -32,9 +32,12 @@ from __future__ import annotations
 
 from warroom.store.base import StoreBase
 from warroom.store.journal import JournalStore
+from warroom.store.ledger import CommandLedger
+from warroom.store.live import AlertEventRow, AlertStateRow, LiveStore, SourceChange, SourceRow, TickRecord
 from warroom.store.queue import TicketQueueStore
 from warroom.store.room_state import RoomStateStore
 from warroom.store.schema import (
+    ACTIVE_STATES,
     ALERT_EVENTS,
     APPLICATION_ID,
     LOG_KINDS,
@@ -48,16 +51,21 @@ from warroom.store.schema import (
     Launch,
     LogEntry,
     NotFound,
+    Session,
     SharedSilence,
+    StoreBusy,
     StoreError,
+    StoreUnavailable,
 )
 
 __all__ = [
-    "ALERT_EVENTS", "APPLICATION_ID", "LOG_KINDS", "MIGRATIONS", "MUTE_EVENTS", "SEVERITIES",
-    "STATE_EVENTS", "AlertEvent", "Breach", "ChecklistItem", "Launch", "LogEntry", "NotFound",
-    "RoomStore", "SharedSilence", "StoreError",
+    "ACTIVE_STATES", "ALERT_EVENTS", "APPLICATION_ID", "LOG_KINDS", "MIGRATIONS", "MUTE_EVENTS",
+    "SEVERITIES", "STATE_EVENTS", "AlertEvent", "AlertEventRow", "AlertStateRow", "Breach",
+    "ChecklistItem", "Launch", "LogEntry", "NotFound", "RoomStore", "Session", "SharedSilence",
+    "SourceChange", "SourceRow", "StoreBusy", "StoreError", "StoreUnavailable", "TickRecord",
 ]
 
 
-class RoomStore(RoomStateStore, JournalStore, TicketQueueStore, StoreBase):
-    """Checklist, tickets, incident log, alert history and metric history of one launch."""
+class RoomStore(CommandLedger, LiveStore, RoomStateStore, JournalStore, TicketQueueStore, StoreBase):
+    """Checklist, tickets, incident log, alert history, metric history, the recorder's state
+    and the snapshot it publishes, of one launch."""

@@ -15,8 +15,9 @@ from warroom.store.schema import (
     APPLICATION_ID,
     BUSY_TIMEOUT,
     MIGRATIONS,
-    SQLITE_MAGIC,
+    StoreBusy,
     StoreError,
+    StoreUnavailable,
 )
 
 
@@ -29,9 +30,10 @@ class StoreBase:
         self._clock = clock
         self._own_writes = 0
         self._seen: tuple[int, int] | None = None
+        self._depth = 0  # nesting of _write(): inner writes join the outer transaction
         created = _create_file(self.path, 0o660 if group_access else 0o600)
         if not created:
-            _check_header(self.path)
+            _check_access(self.path)
         try:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
         except sqlite3.Error as exc:
@@ -40,7 +42,15 @@ class StoreBase:
             self._prepare()
         except sqlite3.Error as exc:
             self._db.close()
-            if getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+            name = getattr(exc, "sqlite_errorname", "")
+            if name.startswith("SQLITE_NOTADB"):
+                # SQLite itself read the header: never open() the database file in a process
+                # that may hold a connection to it (closing any descriptor of the file drops
+                # every POSIX lock the process holds, and another process would then delete
+                # the live WAL).
+                raise StoreError(f"{self.path}: not a SQLite database; it was left as it is: "
+                                 "choose another file ([room] db in config.toml)") from None
+            if name.startswith("SQLITE_CORRUPT"):
                 # Damage bad enough that the integrity check itself cannot run.
                 raise StoreError(f"{self.path}: the database is damaged ({exc}); it was left as it "
                                  "is: restore a copy or start a new file") from None
@@ -126,9 +136,20 @@ class StoreBase:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction, committed on exit. Counts as a change only if it wrote."""
+        """One IMMEDIATE transaction, committed on exit. Counts as a change only if it wrote.
+
+        Re-entrant: a write method called inside another's transaction joins it, so an
+        operator's command and everything it logs commit together or not at all."""
         db = self._db
+        if self._depth:
+            self._depth += 1
+            try:
+                yield db
+            finally:
+                self._depth -= 1
+            return
         before = db.total_changes
+        self._depth = 1
         try:
             db.execute("BEGIN IMMEDIATE")
             yield db
@@ -137,10 +158,16 @@ class StoreBase:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"{self.path}: could not save: {exc}") from exc
+                raise store_error(self.path, exc) from exc
             raise
+        finally:
+            self._depth = 0
         if db.total_changes != before:
             self._own_writes += 1
+
+    def topic_seqs(self) -> dict[str, int]:
+        """Each change topic's sequence number (see schema.CHANGE_TOPICS)."""
+        return dict(self._db.execute("SELECT topic, seq FROM changes"))
 
     def _now(self, at: float | None) -> float:
         return self._clock() if at is None else float(at)
@@ -170,22 +197,25 @@ def _create_file(path: Path, mode: int) -> bool:
     return True
 
 
-def _check_header(path: Path) -> None:
-    """Refuse a file that is not SQLite before SQLite can touch it (an empty file is fine)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(SQLITE_MAGIC))
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot read the room database: {exc.strerror}") from None
-    if head and head != SQLITE_MAGIC:
-        raise StoreError(f"{path}: not a SQLite database; it was left as it is: "
-                         "choose another file ([room] db in config.toml)")
+def _check_access(path: Path) -> None:
+    """Refuse a file we may not write before SQLite touches it (by its mode: no open())."""
     if not os.access(path, os.R_OK | os.W_OK):
         if _read_only_filesystem(path):
             raise StoreError(f"{path}: the filesystem it is on is read-only (a full or failing disk "
                              "is often remounted so); free or fix it, or use another [room] db")
         raise StoreError(f"{path}: no permission to write it; ask its owner, who can allow "
                          "the group with [room] group_access = true")
+
+
+def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """A write that SQLite refused, as the StoreError kind the caller can act on."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StoreBusy(f"{path}: could not save: another process holds the database's write "
+                         f"lock ({exc})")
+    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")):
+        return StoreUnavailable(f"{path}: could not save: {exc}")
+    return StoreError(f"{path}: could not save: {exc}")
 
 
 def _read_only_filesystem(path: Path) -> bool:

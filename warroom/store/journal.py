@@ -10,6 +10,7 @@ from typing import Any
 
 from warroom.store.schema import (
     _LOG_COLS,
+    ACTIVE_STATES,
     ALERT_EVENTS,
     LOG_KINDS,
     MUTE_EVENTS,
@@ -95,10 +96,12 @@ class JournalStore:
 
     def record_alert_event(self, ts: float, rule: str, event: str, severity: str,
                            value: float | None = None, operator: str | None = None,
-                           note: str = "", value_text: str | None = None) -> int:
+                           note: str = "", value_text: str | None = None,
+                           episode: int | None = None) -> int:
         """Store an alert transition or an operator's ack/silence, and log it (kind "alert").
 
-        `value_text` is the value as the screen shows it (9.8%, 540 ms) for the log line."""
+        `value_text` is the value as the screen shows it (9.8%, 540 ms) for the log line;
+        `episode` numbers the rule's active periods, so an ack applies to one of them only."""
         if event not in ALERT_EVENTS:
             raise ValueError(f"unknown alert event {event!r}; use one of {', '.join(ALERT_EVENTS)}")
         if severity not in SEVERITIES:
@@ -110,13 +113,38 @@ class JournalStore:
                     f"SELECT id, event FROM alert_events WHERE rule = ? AND event IN ({_one_of(group)}) "
                     "ORDER BY id DESC LIMIT 1", (rule,)).fetchone()
                 if last is not None and last[1] == event:
-                    return last[0]  # another operator's warroom recorded this change already
-                return self._alert_event(db, ts, rule, event, severity, value, operator, note, value_text)
+                    return last[0]  # this change is recorded already
+                return self._alert_event(db, ts, rule, event, severity, value, operator, note, value_text,
+                                         episode)
         with self._write() as db:
-            return self._alert_event(db, ts, rule, event, severity, value, operator, note, value_text)
+            return self._alert_event(db, ts, rule, event, severity, value, operator, note, value_text, episode)
+
+    def ack_alert(self, rule: str, operator: str, note: str = "", at: float | None = None) -> int:
+        """An operator acknowledges the rule's current episode; returns the event id.
+
+        Checked in the same transaction as the write, against the state the recorder last
+        wrote: only a pending, firing or no-data alert can be acknowledged, and once per
+        episode (the second operator is told who was first)."""
+        if not operator.strip():
+            raise ValueError("an acknowledgement needs the operator's name")
+        now = self._now(at)
+        with self._write() as db:
+            row = db.execute("SELECT state, episode, severity, value, value_text FROM alert_state "
+                             "WHERE rule = ?", (rule,)).fetchone()
+            if row is None or row[0] not in ACTIVE_STATES:
+                state = row[0] if row else "not active"
+                raise ValueError(f"alert {rule!r} is {state}; only an active alert can be acknowledged")
+            state, episode, severity, value, value_text = row
+            first = db.execute("SELECT operator FROM alert_events WHERE rule = ? AND event = 'acked' "
+                               "AND episode = ? ORDER BY id LIMIT 1", (rule, episode)).fetchone()
+            if first is not None:
+                raise ValueError(f"alert {rule!r} is already acknowledged by {first[0]}")
+            return self._alert_event(db, now, rule, "acked", severity, value, operator, note, value_text,
+                                     episode)
 
     def _alert_event(self, db: sqlite3.Connection, ts: float, rule: str, event: str, severity: str,
-                     value: float | None, operator: str | None, note: str, value_text: str | None) -> int:
+                     value: float | None, operator: str | None, note: str, value_text: str | None,
+                     episode: int | None = None) -> int:
         text = f"{rule} {event}"
         if value_text is not None:
             text += f" (value {value_text})"
@@ -129,15 +157,16 @@ class JournalStore:
         log_id = self._log(db, "alert", severity if event == "firing" else "info", text,
                            operator or "alerts", ts=ts, alert=rule)
         cursor = db.execute(
-            "INSERT INTO alert_events(ts, rule, event, severity, value, operator, note, log_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (ts, rule, event, severity, value, operator, note, log_id))
+            "INSERT INTO alert_events(ts, rule, event, severity, value, operator, note, log_id, episode) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ts, rule, event, severity, value, operator, note, log_id, episode))
         if operator:
             self._seen_operator(db, operator, ts)
         return cursor.lastrowid  # type: ignore[return-value]
 
     def alert_events(self, start: float | None = None, end: float | None = None) -> list[AlertEvent]:
         rows = self._db.execute(
-            "SELECT id, ts, rule, event, severity, value, operator, note FROM alert_events "
+            "SELECT id, ts, rule, event, severity, value, operator, note, episode FROM alert_events "
             "WHERE ts >= ? AND ts <= ? ORDER BY ts, id",
             (-math.inf if start is None else start, math.inf if end is None else end))
         return [AlertEvent(*r) for r in rows]
@@ -145,8 +174,15 @@ class JournalStore:
     def alert_events_after(self, last_id: int, events: Sequence[str] = ("acked",)) -> list[AlertEvent]:
         """Events of these kinds recorded after `last_id`, by any operator, oldest first."""
         rows = self._db.execute(
-            "SELECT id, ts, rule, event, severity, value, operator, note FROM alert_events "
+            "SELECT id, ts, rule, event, severity, value, operator, note, episode FROM alert_events "
             f"WHERE id > ? AND event IN ({_one_of(events)}) ORDER BY id", (last_id,))
+        return [AlertEvent(*r) for r in rows]
+
+    def recent_alert_events(self, limit: int) -> list[AlertEvent]:
+        """The newest `limit` alert events, newest first (the Alerts tab's history)."""
+        rows = self._db.execute(
+            "SELECT id, ts, rule, event, severity, value, operator, note, episode FROM alert_events "
+            "ORDER BY id DESC LIMIT ?", (limit,))
         return [AlertEvent(*r) for r in rows]
 
     # ------------------------------------------------------------------ silences
@@ -160,9 +196,19 @@ class JournalStore:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (silence_id, json.dumps([list(m) for m in matchers]), until, comment, operator, created_at))
 
-    def end_silence(self, silence_id: str, at: float) -> None:
+    def end_silence(self, silence_id: str, at: float, operator: str | None = None) -> None:
+        """End a silence early; NotFound if it is not active (ended or expired)."""
         with self._write() as db:
-            db.execute("UPDATE silences SET ended_at = ? WHERE id = ? AND ended_at IS NULL", (at, silence_id))
+            ended = db.execute("UPDATE silences SET ended_at = ?, ended_by = ? WHERE id = ? "
+                               "AND ended_at IS NULL AND until > ?",
+                               (at, operator, silence_id, at)).rowcount
+            if not ended:
+                raise NotFound(f"no active silence {silence_id!r}")
+
+    def silences_ended_after(self, since: float) -> list[tuple[str, float, str | None]]:
+        """(id, ended_at, ended_by) of silences ended early at or after `since`."""
+        return self._db.execute("SELECT id, ended_at, ended_by FROM silences WHERE ended_at >= ? "
+                                "ORDER BY ended_at", (since,)).fetchall()
 
     def active_silences(self, now: float) -> list[SharedSilence]:
         rows = self._db.execute(

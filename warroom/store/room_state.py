@@ -95,20 +95,31 @@ class RoomStateStore:
         rows = self._db.execute(f"SELECT {_ITEM_COLS} FROM checklist WHERE active = 1 ORDER BY position")
         return [ChecklistItem(*r) for r in rows]
 
-    def toggle_item(self, item_id: int, operator: str, at: float | None = None) -> ChecklistItem:
-        """Mark an item done (or not done again), and log who did it."""
+    def set_item_done(self, item_id: int, done: bool, operator: str, at: float | None = None) -> ChecklistItem:
+        """Mark an item done or not done, and log who did it. Asking for the state it is
+        already in changes nothing and logs nothing (two operators ticking the same item)."""
         now = self._now(at)
         with self._write() as db:
             row = db.execute(f"SELECT {_ITEM_COLS} FROM checklist WHERE id = ?", (item_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no checklist item {item_id}")
             item = ChecklistItem(*row)
-            done_at, done_by = (None, None) if item.done_at is not None else (now, operator)
+            if (item.done_at is not None) == done:
+                return item
+            done_at, done_by = (now, operator) if done else (None, None)
             db.execute("UPDATE checklist SET done_at = ?, done_by = ? WHERE id = ?", (done_at, done_by, item_id))
-            text = f"{'done' if done_at else 'not done'}: {item.phase} / {item.title}"
+            text = f"{'done' if done else 'not done'}: {item.phase} / {item.title}"
             self._seen_operator(db, operator, now)
             self._log(db, "checklist", "info", text, operator, ts=now)
         return dataclasses.replace(item, done_at=done_at, done_by=done_by)
+
+    def toggle_item(self, item_id: int, operator: str, at: float | None = None) -> ChecklistItem:
+        """Mark an item done, or not done again if it was."""
+        with self._write() as db:
+            row = db.execute("SELECT done_at FROM checklist WHERE id = ?", (item_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no checklist item {item_id}")
+            return self.set_item_done(item_id, row[0] is None, operator, at)
 
     # ------------------------------------------------------------------ metric history
 

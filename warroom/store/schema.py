@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from warroom.tickets import PRIORITIES, STATUSES
 
 BUSY_TIMEOUT = 5.0
-SQLITE_MAGIC = b"SQLite format 3\x00"
-LOG_KINDS = ("note", "decision", "alert", "checklist", "ticket", "source", "action", "lesson", "launch")
+LOG_KINDS = ("note", "decision", "alert", "checklist", "ticket", "source", "action", "lesson", "launch",
+             "room")
 SEVERITIES = ("info", "warning", "critical")
 ALERT_EVENTS = ("pending", "firing", "resolved", "acked", "silenced", "unsilenced")
 APPLICATION_ID = 0x57524D31  # "WRM1" in the file header: marks the file as a warroom store
@@ -17,6 +17,23 @@ APPLICATION_ID = 0x57524D31  # "WRM1" in the file header: marks the file as a wa
 
 def _one_of(values: Sequence[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
+
+
+CHANGE_TOPICS = ("log", "checklist", "tickets", "alerts", "launch", "snapshot")
+LAUNCH_KEYS = ("launch_at", "launch_name", "launch_set_by")
+
+
+def _change_signals(topic_of: dict[str, str]) -> list[str]:
+    """Triggers that bump a topic's sequence on every insert, update and delete of a table
+    (meta: only the launch keys), so no writer can forget to signal its change."""
+    statements = []
+    for table, topic in topic_of.items():
+        for op, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+            when = f" WHEN {row}.key IN ({_one_of(LAUNCH_KEYS)})" if table == "meta" else ""
+            statements.append(
+                f"CREATE TRIGGER {table}_{op.lower()}_signal AFTER {op} ON {table}{when} "
+                f"BEGIN UPDATE changes SET seq = seq + 1 WHERE topic = '{topic}'; END")
+    return statements
 
 
 MIGRATIONS: list[tuple[str, ...]] = [
@@ -54,16 +71,70 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "comment TEXT NOT NULL, operator TEXT NOT NULL, created_at REAL NOT NULL, ended_at REAL)",
         "CREATE INDEX alert_events_rule ON alert_events(rule, id)",
     ),
+    (  # 3: one recorder per room; dashboards read what it publishes and write commands
+        # What the recorder keeps so that another recorder can carry on where it stopped:
+        "CREATE TABLE metric_state (metric TEXT PRIMARY KEY, state TEXT NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE metric_buckets (metric TEXT NOT NULL, width INTEGER NOT NULL, "
+        "period INTEGER NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL, last REAL NOT NULL, "
+        "PRIMARY KEY (metric, width, period)) WITHOUT ROWID",
+        "CREATE TABLE source_state (name TEXT PRIMARY KEY, down INTEGER NOT NULL DEFAULT 0, "
+        "cursor TEXT, counters TEXT) WITHOUT ROWID",
+        "CREATE TABLE alert_state (rule TEXT PRIMARY KEY, state TEXT NOT NULL, since REAL NOT NULL, "
+        "clear_since REAL, no_data INTEGER NOT NULL DEFAULT 0, value REAL, value_text TEXT, "
+        "severity TEXT NOT NULL, episode INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
+        "ALTER TABLE alert_events ADD COLUMN episode INTEGER",
+        "ALTER TABLE silences ADD COLUMN ended_by TEXT",
+        # What every screen shows, as the recorder last computed it (one row, replaced):
+        "CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, "
+        "at REAL NOT NULL, body BLOB NOT NULL)",
+        # Who is in the room: dashboards and recorders, with a heartbeat
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, role TEXT NOT NULL, operator TEXT NOT NULL, "
+        "host TEXT NOT NULL, pid INTEGER NOT NULL, started_at REAL NOT NULL, "
+        "last_seen REAL NOT NULL, ended_at REAL)",
+        # Operators' commands applied, by id: a command retried after an unclear failure is
+        # applied once
+        "CREATE TABLE commands (id TEXT PRIMARY KEY, ts REAL NOT NULL, operator TEXT NOT NULL, "
+        "kind TEXT NOT NULL, result TEXT) WITHOUT ROWID",
+        # Change signals: every write to a table a screen shows bumps its topic, so a reader
+        # that saw `PRAGMA data_version` move reads only the topics that moved.
+        "CREATE TABLE changes (topic TEXT PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
+        "INSERT INTO changes(topic) VALUES " + ", ".join(f"('{t}')" for t in CHANGE_TOPICS),
+        *_change_signals({
+            "log": "log", "checklist": "checklist", "tickets": "tickets",
+            "alert_events": "alerts", "silences": "alerts", "snapshot": "snapshot",
+            "meta": "launch",
+        }),
+    ),
 ]
 
-# Events that describe a state of a rule: every operator's warroom evaluates the same rules
-# on the same data, so each of them sees the same change; only the first one is recorded.
+# Events that describe a state of a rule. Only the room's recorder writes them; the store
+# still refuses to record the same state twice in a row, inside the write transaction, so
+# even two recorders by mistake could not log one change twice.
 STATE_EVENTS = ("pending", "firing", "resolved")
+ACTIVE_STATES = ("pending", "firing", "nodata")  # what an operator can acknowledge
 MUTE_EVENTS = ("silenced", "unsilenced")
 
 
 class StoreError(Exception):
-    """The room database cannot be opened or written; the message says why and what to do."""
+    """The room database cannot be opened or written; the message says why and what to do.
+
+    `retryable`: the same write may succeed later (the database is locked by another
+    process, the disk is full or read-only for now); the room's door keeps such a write and
+    tries again instead of dropping it."""
+
+    retryable = False
+
+
+class StoreBusy(StoreError):
+    """Another process held the write lock past the busy timeout."""
+
+    retryable = True
+
+
+class StoreUnavailable(StoreError):
+    """The file cannot be written just now (disk full, read-only, I/O error)."""
+
+    retryable = True
 
 
 class NotFound(StoreError, KeyError):
@@ -117,6 +188,7 @@ class AlertEvent:
     value: float | None
     operator: str | None
     note: str
+    episode: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +207,24 @@ class Launch:
     at: float | None
     set_by: str | None
     """The operator who set the time, or None when it comes from the config."""
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A process attached to the room: an operator's dashboard or the recorder."""
+
+    id: str
+    role: str  # "dashboard" or "recorder"
+    operator: str
+    host: str
+    pid: int
+    started_at: float
+    last_seen: float
+    ended_at: float | None = None
+
+    @property
+    def who(self) -> str:
+        return f"{self.operator}@{self.host}"
 
 
 @dataclass(frozen=True, slots=True)

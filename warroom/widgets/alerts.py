@@ -1,6 +1,6 @@
 """The alerts panel: what is wrong now, for how long, and the planned response.
 
-Two modes over the same engine snapshot (`AlertEngine.alerts()`, already in display order):
+Two modes over the room's snapshot (its `alerts`, already in display order by the recorder):
 
 - full (its own tab): a DataTable keyed by rule name, rows added, removed and re-sorted
   only when the set or the order of alerts changes, cells replaced only when their text
@@ -15,16 +15,21 @@ operators: all of it is data. Cells and detail are `Text` built from plain strin
 `warroom.textsafe.clean`, so `[bold]` stays literal and escape sequences show inert.
 
 `announce()` rings the bell and shows a notification for each critical alert that starts
-firing. The engine reports a transition to firing once per episode; on top of that each
-announced transition is remembered per app, so two panels given the same transitions (the
-compact and the full one) still ring once.
+firing while this screen is open: once per alert episode, remembered per app, so the compact
+and the full panel given the same snapshot still ring once.
+
+Keys write commands to the room (`Submit`): an acknowledgement of the episode on screen, a
+silence (checked against the rules first, so a typo is refused before it is saved), the end
+of a silence. The recorder applies them and every screen shows them with its next snapshot.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 import weakref
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -34,9 +39,15 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from warroom import format as fmt
-from warroom.alerts import FIRING, NODATA, PENDING, RESOLVED, AlertEngine, AlertView, Transition, format_value
+from warroom.alerts import FIRING, NODATA, PENDING, RESOLVED, AlertView, Silence, format_value, parse_matcher
+from warroom.commands import AckAlert, AddSilence, EndSilence
+from warroom.config import AlertRuleConfig
+from warroom.snapshot import Snapshot
+from warroom.store import AlertEvent
 from warroom.textsafe import clean
+from warroom.views import AlertHistoryQuery
 from warroom.widgets.alert_forms import AckForm, AckRequest, SilenceForm, SilenceRequest
+from warroom.widgets.messages import Reload, Submit
 from warroom.widgets.panel import Panel
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "blue"}
@@ -47,8 +58,8 @@ COLUMNS = (("sev", "Sev", 4), ("state", "State", None), ("name", "Alert", None),
            ("age", "For", 7), ("value", "Value", None), ("summary", "Summary", None))
 HISTORY_ROWS = 100
 
-# Transitions already announced, per app: (rule, ts) of the last few hundred.
-_announced: weakref.WeakKeyDictionary[App, deque[tuple[str, float]]] = weakref.WeakKeyDictionary()
+# Episodes already announced, per app: (rule, episode) of the last few hundred.
+_announced: weakref.WeakKeyDictionary[App, deque[tuple[str, int]]] = weakref.WeakKeyDictionary()
 
 
 def _cell(value: str, style: str = "") -> Text:
@@ -66,20 +77,21 @@ def state_text(view: AlertView) -> str:
     return label
 
 
-def row_cells(view: AlertView) -> tuple[Text, ...]:
+def row_cells(view: AlertView, now: float) -> tuple[Text, ...]:
     muted = view.silence is not None or view.ack is not None
     return (
         _cell(SEVERITY_SHORT.get(view.severity, view.severity), SEVERITY_STYLE.get(view.severity, "")),
         _cell(state_text(view), "dim" if muted else STATE_STYLE.get(view.state, "")),
         _cell(clean(view.name, limit=40), "bold" if view.state == FIRING and not muted else ""),
-        _cell(fmt.ago(view.since)),
+        _cell(fmt.ago(max(0.0, now - view.since_at))),
         _cell(clean(view.value_text, limit=16)),
         _cell(clean(view.summary, limit=120), "dim" if muted else ""),
     )
 
 
 class AlertsPanel(Widget):
-    """Alerts of one engine; `refresh_from(now)` on the app's tick while visible."""
+    """The room's alerts; `refresh_from(snapshot, now)` when a snapshot arrives or the clock
+    moves, while visible."""
 
     DEFAULT_CSS = """
     AlertsPanel {
@@ -120,12 +132,16 @@ class AlertsPanel(Widget):
         Binding("h", "toggle_history", "History", id="alerts.history"),
     ]
 
-    def __init__(self, engine: AlertEngine, operator: str, compact: bool = False, **kwargs) -> None:
+    def __init__(self, rules: Sequence[AlertRuleConfig], operator: str, compact: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.engine = engine
+        self.rules = list(rules)
         self.operator = operator
         self.compact = compact
         self.show_history = False
+        self.opened_at = time.time()
+        self._snapshot: Snapshot | None = None
+        self._now = self.opened_at
+        self._history: list[AlertEvent] = []
         self._views: dict[str, AlertView] = {}
         self._order: list[str] = []
         self._cells: dict[str, tuple[Text, ...]] = {}
@@ -165,19 +181,36 @@ class AlertsPanel(Widget):
         """The alert under the cursor, as of the last refresh."""
         return self._views.get(self._selected) if self._selected is not None else None
 
-    def refresh_from(self, now: float) -> None:
+    @property
+    def room_query(self) -> AlertHistoryQuery:
+        return AlertHistoryQuery(HISTORY_ROWS)
+
+    def show_rows(self, rows: list[AlertEvent]) -> None:
+        self._history = rows
+        if self.is_mounted and self.show_history:
+            self._render_history()
+
+    def show_read_error(self, error: BaseException) -> None:
+        self.notify(f"alert history: cannot read the room database: {error}", severity="error", markup=False)
+
+    def refresh_from(self, snapshot: Snapshot | None, now: float) -> None:
+        self._snapshot, self._now = snapshot, now
         if not self.is_mounted:
             return
-        views = self.engine.alerts(now)
+        views = snapshot.alerts if snapshot is not None else []
         self._views = {v.name: v for v in views}
         if self.compact:
             self._render_compact(views, now)
             return
-        self._update_table(views)
+        self._update_table(views, now)
         if self.show_history:
             self._render_history()
         else:
             self._render_detail(now)
+
+    @property
+    def rule_count(self) -> int:
+        return self._snapshot.rules if self._snapshot is not None else len(self.rules)
 
     def _render_compact(self, views: list[AlertView], now: float) -> None:
         panel = self.query_one("#alerts-compact", Panel)
@@ -195,7 +228,7 @@ class AlertsPanel(Widget):
         # Acked alerts still burn; they come after the unacked ones (the engine's order).
         firing = [v for v in views if v.state == FIRING and v.silence is None]
         if not views:
-            text.append(f"all clear: {len(self.engine.rule_names())} rules watching", style="green")
+            text.append(f"all clear: {self.rule_count} rules watching", style="green")
         for key in ("firing", "pending", "no data", "acked", "silenced", "resolved"):
             if counts.get(key):
                 if text.plain:
@@ -207,7 +240,7 @@ class AlertsPanel(Widget):
             text.append("\n")
             text.append(f"{SEVERITY_SHORT[view.severity]} ", style=SEVERITY_STYLE[view.severity])
             text.append(clean(view.name, limit=28), style="bold")
-            text.append(f"  {fmt.ago(view.since)}  {clean(view.value_text, limit=16)}")
+            text.append(f"  {fmt.ago(max(0.0, now - view.since_at))}  {clean(view.value_text, limit=16)}")
             if view.ack is not None:
                 text.append(f"  acked by {clean(view.ack.operator, limit=20)}", style="dim")
             more = len(firing) - len(shown)
@@ -219,7 +252,7 @@ class AlertsPanel(Widget):
                 text.append(clean(view.summary, limit=room), style="dim")
         panel.show(text)
 
-    def _update_table(self, views: list[AlertView]) -> None:
+    def _update_table(self, views: list[AlertView], now: float) -> None:
         table = self.query_one("#alerts-table", DataTable)
         order = [v.name for v in views]
         with self.app.batch_update():
@@ -227,7 +260,7 @@ class AlertsPanel(Widget):
                 table.remove_row(gone)
                 del self._cells[gone]
             for view in views:
-                cells = row_cells(view)
+                cells = row_cells(view, now)
                 old = self._cells.get(view.name)
                 if old is None:
                     table.add_row(*cells, key=view.name)
@@ -261,24 +294,24 @@ class AlertsPanel(Widget):
         if name is not None and name != self._selected:
             self._selected = name
             if not self.show_history:
-                self._render_detail(self.engine.clock())
+                self._render_detail(self._now)
 
     def _render_detail(self, now: float) -> None:
         view = self.selected
         text = Text()
         if view is None:
             text.append("No active alerts. ", style="green")
-            text.append(f"{len(self.engine.rule_names())} rules watching; ", style="dim")
+            text.append(f"{self.rule_count} rules watching; ", style="dim")
             text.append("h shows the history.", style="dim")
         else:
-            detail_lines(text, view)
+            detail_lines(text, view, now)
         if text != self._detail_shown:
             self._detail_shown = text
             self.query_one("#alerts-detail-text", Static).update(text)
 
     def _render_history(self) -> None:
         text = Text()
-        items = self.engine.history(limit=HISTORY_ROWS)
+        items = self._history
         if not items:
             text.append("No transitions yet.", style="dim")
         for index, item in enumerate(items):
@@ -291,36 +324,30 @@ class AlertsPanel(Widget):
 
     # ------------------------------------------------------------------ announcements
 
-    def announce(self, transitions: Iterable[Transition]) -> list[Transition]:
-        """Bell once and a notification per critical alert that just started firing.
-
-        Returns the transitions announced (none when they were announced before).
-        """
+    def announce(self, snapshot: Snapshot) -> list[AlertView]:
+        """Bell once and a notification per critical alert that started firing since this
+        screen opened and is neither silenced nor acknowledged. Returns those announced now."""
         seen = _announced.setdefault(self.app, deque(maxlen=512))
         fresh = []
-        for item in self.engine.newly_firing_critical(transitions):
-            key = (item.rule, item.ts)
-            if key not in seen:
-                seen.append(key)
-                fresh.append(item)
-        if not fresh:
-            return []
-        self.app.bell()
-        for item in fresh:
-            view = self._views.get(item.rule)
-            if view is None:
-                view = next((v for v in self.engine.alerts() if v.name == item.rule), None)
-            summary = clean(view.summary if view is not None else format_value(item.value), limit=200)
-            self.app.notify(f"CRITICAL {clean(item.rule, limit=60)}: {summary}", severity="error", markup=False)
+        for view in snapshot.alerts:
+            if view.state != FIRING or view.severity != "critical" or view.silence is not None:
+                continue
+            key = (view.name, view.episode)
+            if key in seen or view.ack is not None or view.since_at < self.opened_at - 2.0:
+                continue
+            seen.append(key)
+            fresh.append(view)
+        if fresh:
+            self.app.bell()
+        for view in fresh:
+            self.app.notify(f"CRITICAL {clean(view.name, limit=60)}: {clean(view.summary, limit=200)}",
+                            severity="error", markup=False)
         return fresh
 
     # ------------------------------------------------------------------ actions
 
     def _error(self, message: object) -> None:
         self.notify(clean(message, limit=300), severity="error", markup=False)
-
-    def _after_change(self) -> None:
-        self.refresh_from(self.engine.clock())
 
     def action_ack(self) -> None:
         view = self.selected
@@ -330,15 +357,8 @@ class AlertsPanel(Widget):
         name = view.name
 
         def done(request: AckRequest | None) -> None:
-            if request is None:
-                return
-            try:
-                self.engine.ack(name, self.operator, request.note)
-            except ValueError as exc:
-                self._error(exc)
-                return
-            self.notify(f"Acknowledged {clean(name, limit=60)}", markup=False)
-            self._after_change()
+            if request is not None:
+                self.post_message(Submit(AckAlert(operator=self.operator, rule=name, note=request.note)))
 
         self.app.push_screen(AckForm(name, view.summary), done)
 
@@ -350,42 +370,53 @@ class AlertsPanel(Widget):
             if request is None:
                 return
             try:
-                silence = self.engine.silence(request.matcher, request.duration_s, request.comment, self.operator)
+                command = self._silence_command(request)
             except ValueError as exc:
                 self._error(exc)
                 return
-            self.notify(f"Silenced {clean(silence.describe(), limit=60)} until {fmt.clock_time(silence.until)}",
-                        markup=False)
-            self._after_change()
+            self.post_message(Submit(command))
 
         self.app.push_screen(SilenceForm(matcher, view.name if view is not None else ""), done)
+
+    def _silence_command(self, request: SilenceRequest) -> AddSilence:
+        """The silence, checked as the recorder will apply it: a matcher that matches a
+        rule, a comment, a positive duration."""
+        matchers = parse_matcher(request.matcher)
+        comment = request.comment.strip()
+        if not comment:
+            raise ValueError("a silence needs a comment saying why")
+        if not request.duration_s > 0:
+            raise ValueError("a silence needs a positive duration")
+        now = time.time()
+        silence = Silence(uuid.uuid4().hex[:8], matchers, now + request.duration_s, comment, self.operator, now)
+        if not any(silence.matches(rule) for rule in self.rules):
+            raise ValueError(f"silence {silence.describe()} matches no alert rule")
+        return AddSilence(operator=self.operator, at=now, silence_id=silence.id, matchers=matchers,
+                          until=silence.until, comment=comment)
 
     def action_unsilence(self) -> None:
         view = self.selected
         if view is None or view.silence is None:
             self.notify("The selected alert is not silenced", severity="warning", markup=False)
             return
-        try:
-            self.engine.unsilence(view.silence.id, self.operator)
-        except ValueError as exc:
-            self._error(exc)
-            return
-        self.notify(f"Silence {clean(view.silence.describe(), limit=60)} removed", markup=False)
-        self._after_change()
+        self.post_message(Submit(EndSilence(operator=self.operator, silence_id=view.silence.id)))
 
     def action_toggle_history(self) -> None:
         self.show_history = not self.show_history
         self.query_one("#alerts-history").display = self.show_history
         self.query_one("#alerts-detail").display = not self.show_history
         self._detail_shown = self._history_shown = None
-        self._after_change()
+        if self.show_history:
+            self.post_message(Reload(self))
+        self.refresh_from(self._snapshot, self._now)
 
 
-def detail_lines(text: Text, view: AlertView) -> None:
+def detail_lines(text: Text, view: AlertView, now: float) -> None:
     """The selected alert: what, since when, the runbook first, then the particulars."""
     text.append(f"{SEVERITY_SHORT.get(view.severity, view.severity)} ", style=SEVERITY_STYLE.get(view.severity, ""))
     text.append(clean(view.name, limit=80), style="bold")
-    text.append(f"  {state_text(view)} for {fmt.ago(view.since)}  value {clean(view.value_text, limit=24)}\n")
+    since = fmt.ago(max(0.0, now - view.since_at))
+    text.append(f"  {state_text(view)} for {since}  value {clean(view.value_text, limit=24)}\n")
     text.append(clean(view.summary, limit=400))
     text.append("\n")
     text.append(" RUNBOOK ", style="bold reverse")
@@ -421,7 +452,7 @@ def _field(text: Text, label: str, value: str) -> None:
     text.append("\n")
 
 
-def history_line(text: Text, item: Transition) -> None:
+def history_line(text: Text, item: AlertEvent) -> None:
     text.append(f"{fmt.clock_time(item.ts)} ", style="dim")
     text.append(f"{SEVERITY_SHORT.get(item.severity, item.severity)} ", style=SEVERITY_STYLE.get(item.severity, ""))
     text.append(f"{clean(item.rule, limit=30)} ", style="bold")

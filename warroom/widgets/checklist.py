@@ -2,14 +2,14 @@
 
 The table is keyed by item id and updated in place: each tick builds the rows it wants,
 and only the cells whose text or style changed are written to the DataTable (inside one
-`batch_update`), so a steady checklist costs nothing but the countdown cells. The store is
-read only when it changed (or when the panel comes back into view); countdowns are
-re-rendered on every tick from the last rows read.
+`batch_update`), so a steady checklist costs nothing but the countdown cells. The rows are
+read from the room only when it changed (or when the panel comes back into view);
+countdowns are re-rendered on every tick from the last rows read. `space` marks the selected
+item done, `x` marks it not done: the same key twice never undoes what another operator did.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from rich.text import Text
@@ -17,9 +17,11 @@ from textual.binding import Binding
 
 from warroom import format as fmt
 from warroom.model import format_duration
-from warroom.store import ChecklistItem, RoomStore, StoreError
+from warroom.commands import SetItemDone
+from warroom.store import ChecklistItem
 from warroom.textsafe import clean
-from warroom.widgets.table import Cell, ColumnSpec, StoreTablePanel, Summary, cell
+from warroom.views import ChecklistQuery
+from warroom.widgets.table import Cell, ColumnSpec, RoomTablePanel, Summary, cell
 
 DUE_SOON = 600.0
 """An open item due within this many seconds shows as "due in ..."."""
@@ -52,11 +54,12 @@ def short_time(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%H:%M")
 
 
-class ChecklistPanel(StoreTablePanel):
+class ChecklistPanel(RoomTablePanel):
     """Checklist items grouped by phase: done (by whom, when), due soon, overdue, pending."""
 
     BINDINGS = [
-        Binding("space,x", "toggle_item", "Done/undo", id="checklist.toggle"),
+        Binding("space", "mark_done", "Done", id="checklist.done"),
+        Binding("x", "mark_undone", "Undo", id="checklist.undo"),
     ]
     DEFAULT_CSS = """
     ChecklistPanel { height: 1fr; }
@@ -64,32 +67,24 @@ class ChecklistPanel(StoreTablePanel):
     COLUMNS = COLUMNS
     WHAT = "checklist"
 
-    def __init__(self, store: RoomStore, operator: str, team: dict[str, list[str]] | None = None,
-                 **kwargs) -> None:
-        super().__init__(store, operator, **kwargs)
+    def __init__(self, operator: str, team: dict[str, list[str]] | None = None, **kwargs) -> None:
+        super().__init__(operator, **kwargs)
         self.team = dict(team or {})
         self._items: list[ChecklistItem] = []
-        self._now = time.time()
-        self._launch_at: float | None = None
 
+    @property
+    def room_query(self) -> ChecklistQuery:
+        return ChecklistQuery()
 
-
-
-
-    def refresh_from(self, now: float, launch_at: float | None, changed: bool) -> None:
-        self._reload_if_due(changed)
-        self._now, self._launch_at = now, launch_at
-        self._redraw()
-
-    def _read(self) -> None:
-        self._items = self.store.checklist()
+    def _take(self, rows: list[ChecklistItem]) -> None:
+        self._items = rows
 
     def _owner(self, owner: str) -> str:
         names = self.team.get(owner)
         return ", ".join(names) if names else owner
 
     def _redraw(self) -> None:
-        now, launch_at = self._now, self._launch_at
+        now, launch_at = self.now, self.launch_at
         rows: list[tuple[str, list[Cell]]] = []
         done = overdue = soon = 0
         phases: dict[str, list[ChecklistItem]] = {}
@@ -141,17 +136,19 @@ class ChecklistPanel(StoreTablePanel):
             return f"due in {format_duration(due - now)}", "bold yellow"
         return "pending", ""
 
-    def action_toggle_item(self) -> None:
+    def _selected_item(self) -> ChecklistItem | None:
         key = self.table.selected_key
-        if key is None or not key.startswith("item:"):
+        item = next((i for i in self._items if f"item:{i.id}" == key), None)
+        if item is None:
             self.notify("Select a checklist item first", severity="warning")
-            return
-        try:
-            item = self.store.toggle_item(int(key.removeprefix("item:")), self.operator)
-        except StoreError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return
-        self._items = [item if i.id == item.id else i for i in self._items]
-        self._redraw()
-        what = "done" if item.done_at is not None else "not done"
-        self.notify(f"Saved: {clean(item.title, limit=40)} {what}", markup=False)
+        return item
+
+    def action_mark_done(self) -> None:
+        item = self._selected_item()
+        if item is not None:
+            self.submit(SetItemDone(operator=self.operator, item_id=item.id, done=True))
+
+    def action_mark_undone(self) -> None:
+        item = self._selected_item()
+        if item is not None:
+            self.submit(SetItemDone(operator=self.operator, item_id=item.id, done=False))

@@ -6,7 +6,7 @@ from rich.text import Text
 
 from warroom import format as fmt
 from warroom.config import ConversionPanelConfig
-from warroom.metrics import MetricsStore
+from warroom.snapshot import Snapshot, TargetView
 from warroom.textsafe import clean
 from warroom.widgets.panel import Panel, metric_line
 
@@ -16,28 +16,30 @@ class ConversionPanel(Panel):
         super().__init__("Conversion", **kwargs)
         self.contents = layout
 
-    def refresh_from(self, metrics: MetricsStore, now: float) -> None:
+    def refresh_from(self, snapshot: Snapshot) -> None:
         width = self.inner_width
         text = Text(no_wrap=True, overflow="ellipsis")
         for name in self.contents.metrics:
-            metric_line(text, metrics, name, width)
+            metric_line(text, snapshot.metric(name), name, width)
         if self.contents.funnel:
-            self._funnel(text, metrics, width)
-        targets = metrics.targets()
-        if targets:
+            self._funnel(text, snapshot, width)
+        if snapshot.targets:
             text.append("Targets\n", style="bold underline")
-            for status in targets:
-                self._target(text, status, width, now)
+            for status in snapshot.targets:
+                self._target(text, status, width, snapshot.at)
         self.show(text)
 
-    def _funnel(self, text: Text, metrics: MetricsStore, width: int) -> None:
+    def _funnel(self, text: Text, snapshot: Snapshot, width: int) -> None:
         text.append("Funnel  step · of previous\n", style="bold underline")
-        steps = [(name, metrics.value(name)) for name in self.contents.funnel]
+        steps = []
+        for name in self.contents.funnel:
+            metric = snapshot.metric(name)
+            steps.append((metric.title if metric else name, metric.value if metric else None))
         top = steps[0][1] or 0.0
         previous: float | None = None
         bar_width = max(4, width - 33)
-        for name, value in steps:
-            text.append(f"{clean(metrics.title(name), limit=12):<12} {fmt.compact(value):>7} ")
+        for title, value in steps:
+            text.append(f"{clean(title, limit=12):<12} {fmt.compact(value):>7} ")
             text.append(fmt.bar((value or 0) / top if top else None, bar_width), style="magenta")
             step = (value or 0) / previous if previous else None
             text.append(f" {fmt.percent(step) if previous is not None else '':>6}")
@@ -45,7 +47,7 @@ class ConversionPanel(Panel):
             previous = value or 0.0
 
     @staticmethod
-    def _target(text: Text, status, width: int, now: float) -> None:
+    def _target(text: Text, status: TargetView, width: int, now: float) -> None:
         """Two lines: the figures and when the target is reached, then a full-width bar."""
         figures = f"{fmt.compact(status.actual)}/{fmt.compact(status.target)} {fmt.percent(status.progress, 0):>4}"
         if status.reached:

@@ -1,25 +1,25 @@
 """The incident log: what happened and what was decided, newest first, in a bounded window.
 
-The store keeps every entry; the view shows the newest WINDOW of them (optionally of one
-kind, or only starred ones), read only when the store changed. Entry text is data typed by
+The room keeps every entry; the view shows the newest WINDOW of them (optionally of one
+kind, or only starred ones), read only when the log changed. Entry text is data typed by
 people and sent by sources, so it is cleaned and appended as plain text: "[bold]" or an
 escape sequence in an entry shows literally and never reaches the terminal as a command.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import sqlite3
-
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
 from warroom import format as fmt
-from warroom.store import LOG_KINDS, LogEntry, RoomStore, StoreError
+from warroom.commands import AddLogEntry, StarEntry
+from warroom.store import LOG_KINDS, LogEntry
 from warroom.textsafe import clean
-from warroom.widgets.table import Cell, ColumnSpec, StoreTablePanel, Summary, cell
+from warroom.views import LogQuery, LogRows
 from warroom.widgets.forms import LogEntryForm, NewLogEntry
+from warroom.widgets.messages import Reload
+from warroom.widgets.table import Cell, ColumnSpec, RoomTablePanel, Summary, cell
 
 WINDOW = 200
 FILTERS: tuple[str | None, ...] = (None, *LOG_KINDS)
@@ -38,7 +38,7 @@ COLUMNS = (
 )
 
 
-class IncidentLogPanel(StoreTablePanel):
+class IncidentLogPanel(RoomTablePanel):
     """The newest log entries; add one, star it for the retrospective, filter by kind."""
 
     BINDINGS = [
@@ -53,26 +53,22 @@ class IncidentLogPanel(StoreTablePanel):
     COLUMNS = COLUMNS
     WHAT = "log"
 
-    def __init__(self, store: RoomStore, operator: str, **kwargs) -> None:
-        super().__init__(store, operator, **kwargs)
+    def __init__(self, operator: str, **kwargs) -> None:
+        super().__init__(operator, **kwargs)
         self.kind: str | None = None
         self.starred_only = False
         self._entries: list[LogEntry] = []
-        self._total = 0
+        self._total: int | None = 0
 
+    @property
+    def room_query(self) -> LogQuery:
+        return LogQuery(limit=WINDOW, kind=self.kind, starred_only=self.starred_only)
 
+    def _take(self, rows: LogRows) -> None:
+        self._entries, self._total = rows.entries, rows.total
 
-
-
-    def refresh_from(self, now: float, launch_at: float | None, changed: bool) -> None:
-        """Nothing here depends on the clock: without a change there is nothing to do."""
-        if self._reload_if_due(changed):
-            self._redraw()
-
-    def _read(self) -> None:
-        kinds = None if self.kind is None else [self.kind]
-        self._entries = self.store.recent(limit=WINDOW, kinds=kinds, starred_only=self.starred_only)
-        self._total = self.store.count_log(kinds)
+    def tick(self, now: float, launch_at: float | None) -> None:
+        """Nothing here depends on the clock."""
 
     def _redraw(self) -> None:
         rows = [(f"log:{e.id}", self._cells(e)) for e in reversed(self._entries)]
@@ -82,7 +78,7 @@ class IncidentLogPanel(StoreTablePanel):
         if self.starred_only:
             summary.append(", starred only", "bold yellow")
         summary.append(f"  {len(self._entries)} shown")
-        if not self.starred_only:
+        if not self.starred_only and self._total is not None:
             summary.append(f" of {self._total}")
         summary.append("  f filter, o starred", "dim")
         self.query_one(Summary).show(summary)
@@ -115,23 +111,9 @@ class IncidentLogPanel(StoreTablePanel):
         self.app.push_screen(LogEntryForm(), self._add)
 
     def _add(self, form: NewLogEntry | None) -> None:
-        if form is None:
-            return
-        try:
-            entry_id = self.store.add_log(form.kind, form.severity, form.text, self.operator, owner=form.owner)
-            entry = self.store.get_log(entry_id)
-        except (StoreError, sqlite3.Error, ValueError) as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return
-        if entry is not None and self._matches(entry):
-            self._entries = [*self._entries, entry][-WINDOW:]
-            self._total += 1
-            self._redraw()
-            self.table.select_key(f"log:{entry.id}")
-        self.notify(f"Saved: {form.kind} logged", markup=False)
-
-    def _matches(self, entry: LogEntry) -> bool:
-        return (self.kind is None or entry.kind == self.kind) and (entry.starred or not self.starred_only)
+        if form is not None:
+            self.submit(AddLogEntry(operator=self.operator, log_kind=form.kind, severity=form.severity,
+                                    text=form.text, owner=form.owner))
 
     def action_toggle_star(self) -> None:
         key = self.table.selected_key
@@ -139,22 +121,12 @@ class IncidentLogPanel(StoreTablePanel):
         if entry is None:
             self.notify("Select a log entry first", severity="warning")
             return
-        try:
-            self.store.star(entry.id, not entry.starred)
-        except StoreError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return
-        changed = dataclasses.replace(entry, starred=not entry.starred)
-        self._entries = [e for e in (changed if e.id == entry.id else e for e in self._entries) if self._matches(e)]
-        self._redraw()
-        self.notify("Saved: starred" if changed.starred else "Saved: star removed", markup=False)
+        self.submit(StarEntry(operator=self.operator, entry_id=entry.id, starred=not entry.starred))
 
     def action_cycle_filter(self) -> None:
         self.kind = FILTERS[(FILTERS.index(self.kind) + 1) % len(FILTERS)]
-        self._reload_if_due(changed=True)
-        self._redraw()
+        self.post_message(Reload(self))
 
     def action_starred_only(self) -> None:
         self.starred_only = not self.starred_only
-        self._reload_if_due(changed=True)
-        self._redraw()
+        self.post_message(Reload(self))

@@ -10,11 +10,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from warroom import format as fmt
-from warroom.metrics import MetricsStore
+from warroom.snapshot import MetricView
 from warroom.textsafe import clean
-
-
-PACE_WINDOW = 60.0  # seconds behind a "12/s" figure: long enough not to jitter on slow metrics
 
 
 class Panel(Static):
@@ -51,16 +48,15 @@ class Panel(Static):
             self.update(text, layout=relayout)
 
 
-def metric_line(text: Text, metrics: MetricsStore, name: str, width: int) -> None:
+def metric_line(text: Text, metric: MetricView | None, name: str, width: int) -> None:
     """One row: title, the current pace (or value), and the total since launch."""
-    title = clean(metrics.title(name), limit=max(8, width // 2 - 2))
-    unit = metrics.unit(name)
-    if name in metrics.ratios or metrics.is_gauge(name):
-        now = fmt.with_unit(metrics.value(name), unit)
-        total = ""
+    title = clean(metric.title if metric else name, limit=max(8, width // 2 - 2))
+    if metric is None:
+        now, total = "-", ""
+    elif metric.is_level:
+        now, total = fmt.with_unit(metric.value, metric.unit), ""
     else:
-        now = fmt.pace(metrics.rate(name, PACE_WINDOW))
-        total = fmt.with_unit(metrics.value(name), unit)
+        now, total = fmt.pace(metric.rate), fmt.with_unit(metric.value, metric.unit)
     right = f"{now:>10} {total:>8}" if total else f"{now:>19}"
     text.append(f"{title:<{max(1, width - len(right))}}", style="bold")
     text.append(right)

@@ -11,6 +11,7 @@ from rich.text import Text
 from warroom import format as fmt
 from warroom.store import LogEntry
 from warroom.textsafe import clean
+from warroom.views import LogRows
 from warroom.widgets.panel import Panel
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
@@ -19,6 +20,12 @@ SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
 class RecentLogPanel(Panel):
     def __init__(self, **kwargs) -> None:
         super().__init__("Latest in the log", **kwargs)
+
+    def show_rows(self, rows: LogRows) -> None:
+        self.refresh_from(rows.entries)
+
+    def show_read_error(self, error: BaseException) -> None:
+        """The header already says when the room cannot be read; keep the lines shown."""
 
     def refresh_from(self, entries: list[LogEntry]) -> None:
         """`entries` oldest first; the newest is shown on top."""

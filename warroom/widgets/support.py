@@ -4,13 +4,12 @@ Rows are keyed by ticket id and updated in place (see KeyedTable). The order is 
 that matters during a launch: breached first, then by priority, then by the next deadline;
 a few recently solved tickets follow, dimmed, so an operator sees their "solve" land. The
 deadlines come from warroom.tickets.sla_due; breaches are marked (and logged, once) by the
-store's check_sla, which the engine runs; this panel only shows the countdown reaching zero.
+room's recorder; this panel only shows the countdown reaching zero.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,12 +17,13 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from warroom.commands import CreateTicket, TicketChange
 from warroom.model import format_duration
-from warroom.store import RoomStore, StoreError
 from warroom.textsafe import clean
 from warroom.tickets import PRIORITIES, Ticket, TicketMetrics, sla_due
-from warroom.widgets.table import Cell, ColumnSpec, StoreTablePanel, Summary, cell
+from warroom.views import TicketQuery, TicketRows
 from warroom.widgets.forms import CATEGORIES, NewTicket, TicketForm
+from warroom.widgets.table import Cell, ColumnSpec, RoomTablePanel, Summary, cell
 
 MAX_OPEN_ROWS = 500
 """The queue shows at most this many open tickets (the most pressing); the summary counts all."""
@@ -53,7 +53,7 @@ def next_due(ticket: Ticket, sla: Mapping[str, Any]) -> tuple[str, float | None]
     return "solve", resolve
 
 
-class SupportPanel(StoreTablePanel):
+class SupportPanel(RoomTablePanel):
     """The ticket queue with its figures on top; keys act on the selected ticket."""
 
     BINDINGS = [
@@ -70,40 +70,29 @@ class SupportPanel(StoreTablePanel):
     COLUMNS = COLUMNS
     WHAT = "support"
 
-    def __init__(self, store: RoomStore, operator: str, sla: Mapping[str, Any],
-                 categories: tuple[str, ...] = CATEGORIES, **kwargs) -> None:
-        super().__init__(store, operator, **kwargs)
+    def __init__(self, operator: str, sla: Mapping[str, Any], categories: tuple[str, ...] = CATEGORIES,
+                 **kwargs) -> None:
+        super().__init__(operator, **kwargs)
         self.sla = sla
         self.categories = categories
         self._open: list[Ticket] = []
         self._solved: list[Ticket] = []
         self._metrics: TicketMetrics | None = None
         self._rejected = 0
-        self._now = time.time()
-
-
-
-
 
     def set_rejected(self, count: int) -> None:
-        """Bad ticket records the pipeline refused (shown in the summary)."""
+        """Bad ticket records the recorder refused (shown in the summary)."""
         if count != self._rejected:
             self._rejected = count
             if self.is_mounted:
                 self._redraw()
 
-    # ------------------------------------------------------------------ refresh
+    @property
+    def room_query(self) -> TicketQuery:
+        return TicketQuery(solved=SOLVED_ROWS)
 
-    def refresh_from(self, now: float, launch_at: float | None, changed: bool) -> None:
-        self._reload_if_due(changed)
-        self._now = now
-        self._redraw()
-
-    def _read(self) -> None:
-        self._open = self.store.tickets(open_only=True)
-        solved = [t for t in self.store.tickets(limit=200) if not t.is_open]
-        self._metrics = self.store.ticket_metrics()
-        self._solved = sorted(solved, key=lambda t: t.solved_at or 0.0, reverse=True)[:SOLVED_ROWS]
+    def _take(self, rows: TicketRows) -> None:
+        self._open, self._solved, self._metrics = rows.open, rows.solved, rows.metrics
 
     def _order(self, ticket: Ticket, now: float) -> tuple[Any, ...]:
         _, due = next_due(ticket, self.sla)
@@ -118,7 +107,7 @@ class SupportPanel(StoreTablePanel):
         return due is not None and due <= now
 
     def _redraw(self) -> None:
-        now = self._now
+        now = self.now
         pending = sorted(self._open, key=lambda t: self._order(t, now))
         shown = pending[:MAX_OPEN_ROWS] + self._solved
         self.table.sync([(f"t:{t.id}", self._cells(t, now)) for t in shown])
@@ -182,44 +171,21 @@ class SupportPanel(StoreTablePanel):
             return None
         return key.removeprefix("t:")
 
-    def _apply(self, ticket: Ticket, message: str) -> None:
-        """Show a ticket the store has just saved, and say so."""
-        self._open = [t for t in self._open if t.id != ticket.id]
-        self._solved = [t for t in self._solved if t.id != ticket.id]
-        if ticket.is_open:
-            self._open.append(ticket)
-        else:
-            self._solved.insert(0, ticket)
-        self._redraw()
-        self.table.select_key(f"t:{ticket.id}")
-        self.notify(f"Saved: {clean(ticket.id, limit=20)} {message}", markup=False)
+    def _act(self, action: str, value: str | None = None) -> None:
+        ticket_id = self._selected()
+        if ticket_id is not None:
+            self.submit(TicketChange(operator=self.operator, ticket_id=ticket_id, action=action, value=value))
 
-    def _act(self, action: str, step: int = 0) -> None:
+    def _priority(self, step: int) -> None:
         ticket_id = self._selected()
         if ticket_id is None:
             return
-        try:
-            if action == "assign":
-                ticket = self.store.assign(ticket_id, self.operator)
-                message = f"assigned to {clean(ticket.assignee or '', limit=20)}"
-            elif action == "respond":
-                ticket = self.store.respond(ticket_id, self.operator)
-                message = "replied"
-            elif action == "priority":
-                current = next((t for t in self._open + self._solved if t.id == ticket_id), None)
-                at = PRIORITIES.index(current.priority) if current and current.priority in PRIORITIES else 2
-                if not 0 <= at + step < len(PRIORITIES):
-                    self.notify(f"Already {PRIORITIES[at]}", severity="warning")
-                    return
-                ticket = self.store.set_priority(ticket_id, PRIORITIES[at + step], self.operator)
-                message = f"priority {ticket.priority}"
-            else:
-                ticket = self.store.solve(ticket_id, self.operator)
-                message = "solved"
-        except (StoreError, ValueError) as exc:
-            self.notify(str(exc), severity="error", markup=False)
+        current = next((t for t in self._open + self._solved if t.id == ticket_id), None)
+        at = PRIORITIES.index(current.priority) if current and current.priority in PRIORITIES else 2
+        if not 0 <= at + step < len(PRIORITIES):
+            self.notify(f"Already {PRIORITIES[at]}", severity="warning")
             return
-        self._apply(ticket, message)
+        self._act("priority", PRIORITIES[at + step])
 
     def action_assign_me(self) -> None:
         self._act("assign")
@@ -229,24 +195,18 @@ class SupportPanel(StoreTablePanel):
 
     def action_raise_priority(self) -> None:
         """One step more pressing: low -> normal -> high -> urgent."""
-        self._act("priority", -1)
+        self._priority(-1)
 
     def action_lower_priority(self) -> None:
-        self._act("priority", +1)
+        self._priority(+1)
 
     def action_solve(self) -> None:
-        self._act("solve")
+        self._act("status", "solved")
 
     def action_new_ticket(self) -> None:
         self.app.push_screen(TicketForm(self.categories), self._create)
 
     def _create(self, form: NewTicket | None) -> None:
-        if form is None:
-            return
-        try:
-            ticket = self.store.create_ticket(form.subject, self.operator, customer_ref=form.customer_ref,
-                                              category=form.category, priority=form.priority)
-        except (StoreError, ValueError) as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return
-        self._apply(ticket, "opened")
+        if form is not None:
+            self.submit(CreateTicket(operator=self.operator, subject=form.subject, customer_ref=form.customer_ref,
+                                     category=form.category, priority=form.priority))

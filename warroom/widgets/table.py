@@ -8,11 +8,10 @@ the one-line figure strip above a table.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
@@ -20,10 +19,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static, Tabs
 
-from warroom.store import RoomStore, StoreError
-
-STALE_AFTER = 1.5
-"""Seconds without a tick after which a panel re-reads the store (it was hidden)."""
+from warroom.commands import Command
+from warroom.views import Query
+from warroom.widgets.messages import Submit
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,27 +197,25 @@ class Summary(Static):
         return self._shown.plain if self._shown is not None else ""
 
 
+class RoomTablePanel(Vertical):
+    """A panel of rows from the room: a Summary line over a KeyedTable.
 
-
-class StoreTablePanel(Vertical):
-    """A panel of rows from the room store: a Summary line over a KeyedTable.
-
-    The app calls `refresh_from(now, launch_at, changed)` on its tick; the panel re-reads the
-    store (`_read`, implemented by each panel) only when the store changed, when it comes
-    back into view, or after a pause in ticks. A failed read is shown once, not every tick,
-    and the panel keeps the rows it had.
+    The panel only says what it wants to see (`query`, see warroom.views); the app has the
+    room's door read it, off the screen's event loop, when the room changed or the panel
+    comes into view, and hands the rows to `show_rows`. Between reads `tick` redraws the
+    countdowns from the rows it has. A failed read is shown once, not on every change, and
+    the panel keeps the rows it had. Keys that write post a `Submit` with the command.
     """
 
     COLUMNS: ClassVar[tuple[ColumnSpec, ...]] = ()
     WHAT: ClassVar[str] = "panel"  # names the panel in messages
 
-    def __init__(self, store: RoomStore, operator: str, **kwargs) -> None:
+    def __init__(self, operator: str, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.store = store
         self.operator = operator
-        self._stale = True
+        self.now = time.time()
+        self.launch_at: float | None = None
         self._read_failed = False
-        self._last_tick = 0.0
 
     def compose(self) -> ComposeResult:
         yield Summary()
@@ -229,33 +225,41 @@ class StoreTablePanel(Vertical):
     def table(self) -> KeyedTable:
         return self.query_one(KeyedTable)
 
-    def focus(self, scroll_visible: bool = True) -> StoreTablePanel:
+    @property
+    def room_query(self) -> Query:
+        """What this panel reads from the room."""
+        raise NotImplementedError
+
+    def focus(self, scroll_visible: bool = True) -> RoomTablePanel:
         self.table.focus(scroll_visible)
         return self
 
     def on_show(self) -> None:
-        self._stale = True
         focused = self.screen.focused
         if focused is None or isinstance(focused, Tabs):
             self.table.focus()
 
-    def _reload_if_due(self, changed: bool) -> bool:
-        """Re-read when needed; True when the store was read."""
-        tick = time.monotonic()
-        due = changed or self._stale or tick - self._last_tick > STALE_AFTER
-        self._last_tick = tick
-        if not due:
-            return False
-        try:
-            self._read()
-        except (StoreError, sqlite3.Error) as exc:
-            if not self._read_failed:  # once, not on every tick
-                self.notify(f"{self.WHAT}: cannot read the room database: {exc}", severity="error", markup=False)
-            self._read_failed = True
-            return False
+    def show_rows(self, rows: Any) -> None:
         self._read_failed = False
-        self._stale = False
-        return True
+        self._take(rows)
+        if self.is_mounted:
+            self._redraw()
 
-    def _read(self) -> None:
+    def show_read_error(self, error: BaseException) -> None:
+        if not self._read_failed:  # once, not on every change
+            self.notify(f"{self.WHAT}: cannot read the room database: {error}", severity="error", markup=False)
+        self._read_failed = True
+
+    def tick(self, now: float, launch_at: float | None) -> None:
+        """The clock moved: redraw what depends on it (countdowns, ages)."""
+        self.now, self.launch_at = now, launch_at
+        self._redraw()
+
+    def submit(self, command: Command) -> None:
+        self.post_message(Submit(command))
+
+    def _take(self, rows: Any) -> None:
+        raise NotImplementedError
+
+    def _redraw(self) -> None:
         raise NotImplementedError

@@ -6,7 +6,7 @@ from rich.text import Text
 
 from warroom import format as fmt
 from warroom.config import TrafficPanelConfig
-from warroom.metrics import MetricsStore
+from warroom.snapshot import ChannelsView, Snapshot
 from warroom.textsafe import clean
 from warroom.widgets.panel import Panel, metric_line
 
@@ -15,31 +15,27 @@ TOP_CHANNELS = 5
 
 
 class TrafficPanel(Panel):
-    def __init__(self, layout: TrafficPanelConfig, chart_window: float,
-                 converted: str | None = None, **kwargs) -> None:
+    def __init__(self, layout: TrafficPanelConfig, **kwargs) -> None:
         super().__init__("Traffic", **kwargs)
         self.contents = layout
-        self.chart_window = chart_window
-        self.converted = converted  # a metric split like `channels`, e.g. orders by channel
 
-    def refresh_from(self, metrics: MetricsStore) -> None:
+    def refresh_from(self, snapshot: Snapshot) -> None:
         width = self.inner_width
         text = Text(no_wrap=True, overflow="ellipsis")
-        chart = self.contents.chart
-        if chart:
-            metric_line(text, metrics, chart, width)
-            values = metrics.chart(chart, self.chart_window, width)
-            for row in fmt.sparkline(values, self._chart_rows()):
-                text.append(row + "\n", style="green")
-            peak = max((v for v in values if v is not None), default=None)
-            text.append(
-                f"last {fmt.ago(self.chart_window)} · peak {fmt.pace(peak)}\n", style="dim"
-            )
+        chart_name = self.contents.chart
+        chart = snapshot.chart
+        if chart_name:
+            metric_line(text, snapshot.metric(chart_name), chart_name, width)
+            if chart is not None and chart.metric == chart_name:
+                values = chart.binned(width)
+                for row in fmt.sparkline(values, self._chart_rows()):
+                    text.append(row + "\n", style="green")
+                text.append(f"last {fmt.ago(chart.window)} · peak {fmt.pace(chart.peak)}\n", style="dim")
         for name in self.contents.metrics:
-            if name != chart:
-                metric_line(text, metrics, name, width)
-        if self.contents.channels:
-            self._channels(text, metrics, width)
+            if name != chart_name:
+                metric_line(text, snapshot.metric(name), name, width)
+        if snapshot.channels is not None and snapshot.channels.rows:
+            self._channels(text, snapshot.channels, width)
         self.show(text)
 
     def _chart_rows(self) -> int:
@@ -48,20 +44,19 @@ class TrafficPanel(Panel):
         free = self.content_size.height - others
         return max(MIN_CHART_ROWS, min(MAX_CHART_ROWS, free))
 
-    def _channels(self, text: Text, metrics: MetricsStore, width: int) -> None:
-        top = metrics.top_labels(self.contents.channels, TOP_CHANNELS)
-        if not top:
-            return
-        total = sum(value for _, value in metrics.top_labels(self.contents.channels, 10_000)) or 1.0
-        heading = "Channels" + (f"  share · {metrics.title(self.converted)}/visit" if self.converted else "  share")
+    @staticmethod
+    def _channels(text: Text, channels: ChannelsView, width: int) -> None:
+        total = channels.total or 1.0
+        converted = channels.converted_title
+        heading = "Channels" + (f"  share · {converted}/visit" if converted else "  share")
         text.append(heading + "\n", style="bold underline")
         bar_width = max(4, width - 30)
-        for label, value in top:
-            share = value / total
-            text.append(f"{clean(label, limit=10):<10} ")
+        for row in channels.rows[:TOP_CHANNELS]:
+            share = row.value / total
+            text.append(f"{clean(row.label, limit=10):<10} ")
             text.append(fmt.bar(share, bar_width), style="cyan")
             text.append(f" {fmt.percent(share, 0):>4}")
-            if self.converted:
-                converted = metrics.label_total(self.converted, label)
-                text.append(f" {fmt.percent(converted / value if value else None):>6}")
+            if converted:
+                ratio = row.converted / row.value if row.value and row.converted is not None else None
+                text.append(f" {fmt.percent(ratio):>6}")
             text.append("\n")
