@@ -8,6 +8,7 @@ depend on warroom's own sources.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 import time
@@ -23,7 +24,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from warroom.config import load_config, parse_config
-from warroom.demo import PLACEHOLDERS, DemoLaunch, DemoRunner, DemoSettings, render_config
+from warroom.demo import PLACEHOLDERS, DemoLaunch, DemoSettings, render_config
 from warroom.demo.scenario import Scenario, SimClock, nginx_time, phase_of
 
 LAUNCH = 1_795_620_600.0  # 2026-11-25 15:30:00 UTC
@@ -284,26 +285,30 @@ async def test_stop_closes_idle_keep_alive_connections(tmp_path) -> None:
     writer.close()
 
 
-def test_runner_serves_from_its_own_thread_and_cleans_up(tmp_path) -> None:
-    with DemoRunner(speed=120, seed=5, workdir=tmp_path) as runner:
-        assert runner.config.sources[0].url == runner.launch.feed.url
-        assert runner.clock is runner.launch.clock and 0.25 <= runner.tick_interval <= 1.0
+def test_world_and_recorder_run_in_their_own_processes_and_stop(tmp_path) -> None:
+    from warroom.demo.world import DemoWorld
+    from warroom.lease import current_holder
+
+    with DemoWorld(speed=120, seed=5, workdir=tmp_path) as world:
+        assert world.clock.speed == 120 and "--tick-interval" in world.recorder_args
         # The filled-in config is kept next to the log, and loads like any config file.
-        assert load_config(tmp_path / "demo_config.toml").sources == runner.config.sources
+        assert load_config(tmp_path / "demo_config.toml").sources == world.config.sources
         with httpx.Client() as client:
-            assert client.get(runner.config.sources[1].url).json()["stats"]["participants"] >= 1800
-        thread, ports = runner._thread, (runner.launch.feed.port, runner.launch.stats.port)
-    assert not thread.is_alive()
+            assert client.get(world.config.sources[1].url).json()["stats"]["participants"] >= 1800
+        holder = current_holder(tmp_path / "demo.db")
+        assert holder is not None and holder.pid not in (os.getpid(), world._world.pid)
+        ports = [int(s.url.rsplit(":", 1)[1].split("/")[0]) for s in world.config.sources[:2]]
+    assert current_holder(tmp_path / "demo.db") is None
     assert not any(port_open(port) for port in ports)
 
-    with DemoRunner(speed=120) as runner:
-        workdir = runner.launch.workdir
+    with DemoWorld(speed=120) as world:
+        workdir = world.workdir
         assert (workdir / "access.log").exists()
     assert not workdir.exists()  # a temporary work directory is removed on exit
 
 
 def test_demo_crew_works_the_shared_room(tmp_path):
-    """The crew writes through its own connection, as another operator's warroom would."""
+    """The crew writes commands through its own door, as other operators' dashboards would."""
     from warroom.config import parse_config as parse
     from warroom.demo import DemoLaunch, DemoSettings, render_config
     from warroom.demo.crew import DemoCrew
@@ -315,12 +320,14 @@ def test_demo_crew_works_the_shared_room(tmp_path):
     now = [launch.launch_at - 120]
     crew = DemoCrew(tmp_path / "room.db", launch.launch_at, lambda: now[0])
     with RoomStore(tmp_path / "room.db") as dashboard:
-        crew.step(now[0])  # the dashboard has not synced its checklist: nothing is lost
+        crew.step(now[0])  # the recorder has not synced the checklist: nothing is lost
         dashboard.sync_checklist(config.checklist)
         for minute in range(-2, 26):
             now[0] = launch.launch_at + minute * 60
             crew.step(now[0])
         crew.close()
+        online = {s.operator for s in dashboard.sessions(role="dashboard", open_only=False)}
+        assert {"Maya Chen", "Elif Demir", "Tom Baker"} <= online
         done = {item.title: item for item in dashboard.checklist() if item.done_at is not None}
         assert len(done) == 11
         queue = next(i for t, i in done.items() if t.startswith("Queue page"))
@@ -344,10 +351,12 @@ def test_demo_support_agents_take_the_most_pressing_tickets(tmp_path):
         crew = DemoCrew(tmp_path / "room.db", launch_at, lambda: now[0])
         crew._pending = []  # only the support rounds
         crew.step(launch_at + SUPPORT_FROM)  # the first round
+        assert crew.drain()
         taken = {t.subject: t for t in room.tickets() if t.assignee}
         assert set(taken) == {"ticket 1", "ticket 3"}  # both urgent ones, oldest first
         assert {t.assignee for t in taken.values()} == {"Elif Demir", "Tom Baker"}
         assert all(t.first_response_at is not None for t in taken.values())
         crew.step(launch_at + SUPPORT_FROM + SUPPORT_EVERY)
+        assert crew.drain()
         assert sum(1 for t in room.tickets() if t.assignee) == 4
         crew.close()

@@ -15,10 +15,12 @@ costs in CPU and, over SSH, in bytes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import time
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult
@@ -67,7 +69,7 @@ PANEL_TOPICS = {"checklist-panel": "checklist", "support-panel": "tickets", "log
 
 
 class WarroomApp(App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "warroom"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [
@@ -137,8 +139,9 @@ class WarroomApp(App):
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
         self.snapshot = message.snapshot
         self.snapshot_arrived = time.monotonic()
+        now = self.clock()
         for panel in self.query(AlertsPanel):
-            panel.announce(message.snapshot)
+            panel.announce(message.snapshot, now)
         self.refresh_view()
 
     def on_launch_changed(self, message: LaunchChanged) -> None:
@@ -206,9 +209,9 @@ class WarroomApp(App):
                 self._load_again.add(panel_id)
                 continue
             panel = self._panel(panel_id)
-            if panel is None or (isinstance(panel, AlertsPanel) and not panel.show_history):
-                continue
             self._stale.discard(panel_id)
+            if panel is None or (isinstance(panel, AlertsPanel) and not panel.show_history):
+                continue  # the alerts' rows come with the snapshot; history is read when shown
             self._loading.add(panel_id)
             query = views.LogQuery(limit=RECENT_LOG_LINES, count=False) if panel_id == "recent-log" \
                 else panel.room_query
@@ -236,7 +239,9 @@ class WarroomApp(App):
         self.submit(message.command)
 
     def submit(self, command: Command) -> None:
-        """Write an operator's command; CommandSaved says when it is committed."""
+        """Write an operator's command, stamped with the room's clock; CommandSaved says when
+        it is committed."""
+        command = dataclasses.replace(command, at=self.clock())
         try:
             future = self.session.submit(command)
         except StoreError as error:

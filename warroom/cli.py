@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import logging
 import os
 import sys
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from warroom import __version__
 from warroom.config import Config, ConfigError, find_config, load_config, resolve_panels
-from warroom.dashboard import AUTO_IDLE_EXIT, flush
+from warroom.commands import Command
+from warroom.dashboard import AUTO_IDLE_EXIT, DashboardSession, flush
 from warroom.paths import database_path, state_dir
 
 EXIT_USAGE = 2
@@ -182,7 +184,6 @@ def run(config: Config, operator: str | None, clock: Callable[[], float] | None 
         start_recorder: bool = True, recorder_args: Sequence[str] = ()) -> int:
     """The dashboard: attach to the room (starting its recorder if none runs), until quit."""
     from warroom.app import WarroomApp
-    from warroom.dashboard import DashboardSession
     from warroom.store import StoreError
 
     _log_to_file(state_dir())
@@ -201,12 +202,17 @@ def run(config: Config, operator: str | None, clock: Callable[[], float] | None 
     return 0
 
 
-def _say_goodbye(session, unsaved) -> None:
+def _say_goodbye(session: DashboardSession, unsaved: list[Command]) -> None:
     """What the operator must know once the screen is gone."""
-    if unsaved:
+    if unsaved and session.door.spool_error is None:
         print(f"warroom: {len(unsaved)} entries could not be saved yet; they are kept in "
               f"{session.door.spool_path} and saved the next time warroom opens this room",
               file=sys.stderr)
+    elif unsaved:
+        print(f"warroom: {len(unsaved)} entries could not be saved, nor kept ({session.door.spool_error}); "
+              "here they are, to keep by hand:", file=sys.stderr)
+        for command in unsaved:
+            print(json.dumps(command.to_json()), file=sys.stderr)
     if session.started and any(p.poll() is None for p in session.started):
         print(f"warroom: the recorder started for this room keeps recording {session.db_path} in the "
               f"background (stops {AUTO_IDLE_EXIT / 3600:g} h after the last dashboard leaves; "

@@ -27,6 +27,7 @@ applies them first, each once (the room's command ledger ignores an id it has se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -100,6 +101,8 @@ class Door:
         self._running: _Job | None = None
         self._error: str | None = None
         self._spooled = 0
+        self.spool_error: str | None = None
+        """Why unsaved commands could not be kept in the spool file, if they could not."""
         self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------------ opening and closing
@@ -161,6 +164,17 @@ class Door:
         the write returned, once it is committed."""
         return self._queue(self._writes, _Job(_applier(command), Future(), time.monotonic(),
                                               command=command))
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every write asked for so far is done; False if `timeout` passed first."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._writes or self._running:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+        return True
 
     def status(self) -> DoorStatus:
         with self._lock:
@@ -312,7 +326,8 @@ class Door:
 
     def _spool(self, commands: list[Command]) -> None:
         """Keep unsaved commands in the spool file (beside the database, never the database
-        file itself), replacing it in one step, synced."""
+        file itself), replacing it in one step, synced. If even that fails (the disk is full),
+        `spool_error` says why and the caller must show the commands to the operator."""
         tmp = self.spool_path.with_name(self.spool_path.name + ".tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -323,9 +338,10 @@ class Door:
                 os.fsync(f.fileno())
             os.replace(tmp, self.spool_path)
         except OSError as exc:
-            log.error("could not keep %d unsaved commands in %s: %s", len(commands), self.spool_path, exc)
-            raise StoreError(f"{self.spool_path}: could not keep {len(commands)} unsaved entries: "
-                             f"{exc.strerror}") from None
+            self.spool_error = f"{self.spool_path}: {exc.strerror or exc}"
+            log.error("could not keep %d unsaved commands: %s", len(commands), self.spool_error)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def _unlink_spool(self) -> None:
         try:

@@ -40,6 +40,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -138,6 +139,8 @@ class Recorder:
         self._online: list[snap.Attendee] = []
         self._publish_due = asyncio.Event()
         self._last_publish = 0.0
+        self._later: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        """Results of room reads waiting for the next tick, when there is no event loop."""
         self._flush_answered = 0
         self.engine.on_tick(self.tick)
         self.engine.on_tickets(self.record_tickets)
@@ -225,6 +228,7 @@ class Recorder:
 
     def follow_room(self) -> None:
         """Read and apply the room's changes now (for callers without a running loop)."""
+        self._run_later()
         self._apply(self.door.read(lambda s: _read_changes(s, {"alerts", "launch"}, self._last_ack_id,
                                                            self.clock())).result())
 
@@ -250,6 +254,7 @@ class Recorder:
 
     def tick(self, now: float) -> Future[Any]:
         """One tick's work (called by the engine every tick_interval); returns the write."""
+        self._run_later()
         self._ticks += 1
         record = TickRecord(at=now, session_id=self.session.id, seen_at=time.time())
         if now >= self._next_sla:  # before the alerts, so queue rules see fresh figures
@@ -432,11 +437,18 @@ class Recorder:
             log.error("recorder: could not write to the room: %s", error)
 
     def _on_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run `callback` where the recorder's state lives: on its event loop, or, without
+        one (a caller driving ticks by hand), at the start of the next tick."""
         loop = self._loop
         if loop is None:
-            callback(*args)  # no loop (tests driving ticks by hand): run it here
+            self._later.append((callback, args))
         elif not loop.is_closed():
             loop.call_soon_threadsafe(callback, *args)
+
+    def _run_later(self) -> None:
+        while self._later:
+            callback, args = self._later.popleft()
+            callback(*args)
 
 
 # --------------------------------------------------------------------------- reading the room

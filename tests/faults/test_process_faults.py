@@ -2,9 +2,10 @@
 filesystem, a corrupt database, and the real `warroom` under a pty receiving SIGHUP.
 
 tests/test_store.py::test_sigkill_mid_stream_loses_no_reported_entry covers SIGKILL for log
-entries written by the store alone; here the child runs a whole room (store, engine,
-recorder; tests/faults/room_child.py) and the SIGKILL test extends to checklist toggles
-and tickets. "Reported" means the child printed it after the write returned.
+entries written by the store alone; here the child runs a whole room (a recorder and its
+door, operators' commands through it; tests/faults/room_child.py) and the SIGKILL test
+extends to checklist marks and tickets. "Reported" means the child printed it after the
+write was committed.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from pathlib import Path
 import pytest
 
 from tests.faults.ptyrun import ROOT, PtyApp
+from warroom.commands import AddLogEntry
 from warroom.config import parse_config
-from warroom.room import open_room
+from warroom.lease import recorder_running
+from warroom.recorder import Recorder
 from warroom.store import RoomStore, StoreError
 
 pytestmark = pytest.mark.faults
@@ -170,38 +173,53 @@ def fill(directory: Path) -> Path:
     return filler
 
 
-def test_disk_full_is_a_clear_store_error_and_the_recorder_keeps_going(tmp_path, tally):
-    with small_tmpfs(tmp_path / "small") as mount:
+def test_disk_full_keeps_every_write_and_says_why_until_space_is_freed(tmp_path, tally):
+    with small_tmpfs(tmp_path / "small", size="2m") as mount:
         db = mount / "room.db"
         config = parse_config(room_config(tmp_path, db).read_text(), tmp_path / "room.toml")
-        room = open_room(config, "operator")
+        recorder = Recorder(config, "operator")
+        recorder.open()
+        door = recorder.door
+
+        def note(text: str):
+            return door.submit(AddLogEntry(operator="operator", log_kind="note", severity="info", text=text))
+
         try:
-            first = room.store.add_log("note", "info", "before the disk filled up", "operator")
+            first = note("before the disk filled up").result(timeout=10)
             filler = fill(mount)
             tally.fault()
-            with pytest.raises(StoreError) as caught:
-                for n in range(200):  # until the WAL needs a page the disk does not have
-                    room.store.add_log("note", "info", "x" * 4000, "operator")
-            message = str(caught.value)
-            assert "could not save" in message and "full" in message
-            assert "Traceback" not in message and str(db) in message
-            # The recorder's tick writes metric history: it fails, says so, and goes on.
-            recorder = room.recorder
-            room.engine.metrics.add(room.engine.metrics.names()[0], time.time(), 1.0)
-            for step in range(3):
-                recorder.tick(time.time() + 10 * step)
-            assert recorder.store_failures >= 1
-            assert "full" in (recorder.store_error or "")
+            waiting = [note("x" * 1000) for _ in range(10)]  # the full disk takes none of them
+            assert not wait_until(lambda: all(f.done() for f in waiting), timeout=3)
+            status = door.status()
+            assert status.waiting >= 1 and status.error is not None
+            assert "could not save" in status.error and "full" in status.error and str(db) in status.error
+            # The recorder's ticks wait behind them, in order, and nothing raises.
+            recorder.engine.metrics.add(recorder.engine.metrics.names()[0], time.time(), 1.0)
+            ticks = [recorder.tick(time.time() + 10 * step) for step in range(3)]
             filler.unlink()  # the operator frees space
-            entry = room.store.add_log("note", "info", "after space was freed", "operator")
-            recorder.tick(time.time() + 100)
-            assert recorder.store_error is None
-            entries = {e.id for e in room.store.log_entries()}
-            tally.lost(entries=len({first, entry} - entries))
-            assert {first, entry} <= entries
+            last = note("after space was freed")
+            assert last.result(timeout=30) > first
+            assert all(f.result(timeout=30) is not None for f in waiting)
+            for future in ticks:
+                future.result(timeout=30)
+            assert door.status().error is None
+            with RoomStore(db) as store:
+                texts = [e.text for e in store.log_entries() if e.kind == "note"]
+            tally.lost(entries=12 - len(texts))
+            assert len(texts) == 12 and texts[0] == "before the disk filled up"
+            assert texts[-1] == "after space was freed"
         finally:
-            room.close()
+            recorder.close()
         checkpointed(db)
+
+
+def wait_until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
 
 
 def test_read_only_filesystem_is_a_clear_store_error(tmp_path, tally):
@@ -279,6 +297,7 @@ def test_the_app_under_a_pty_exits_cleanly_on_a_dropped_session(tmp_path, tally,
         assert time.monotonic() - started < 5
     finally:
         app.close()
+        stop_the_recorder(config)
     checkpointed(tmp_path / "room.db")
     with RoomStore(tmp_path / "room.db") as store:
         assert [e.text for e in store.log_entries() if e.author == "colleague"] == ["written by a colleague"]
@@ -291,6 +310,14 @@ def test_the_documented_command_line_warroom_dash_dash_config_starts_the_app(tmp
         assert app.until(b"visits", timeout=15), bytes(app.output[-500:])
         app.signal(signal.SIGHUP)
         assert app.wait(5) == 0
+        assert recorder_running(tmp_path / "room.db")  # the dashboard started one; it records on
     finally:
         app.close()
+        stop_the_recorder(config)
     checkpointed(tmp_path / "room.db")
+
+
+def stop_the_recorder(config: Path) -> None:
+    """`warroom room stop`, as the operator would."""
+    subprocess.run([sys.executable, "-m", "warroom", "room", "stop", "--config", str(config)], cwd=ROOT,
+                   capture_output=True, text=True, timeout=30, check=True)

@@ -3,6 +3,8 @@ import time
 
 import pytest
 
+from tests.ui.appfixtures import close_all, fixed_host
+
 
 @pytest.fixture(autouse=True)
 def utc_local_time():
@@ -16,3 +18,11 @@ def utc_local_time():
     else:
         os.environ["TZ"] = previous
     time.tzset()
+
+
+@pytest.fixture(autouse=True)
+def rooms_closed_after_each_test(monkeypatch):
+    """One host name for every recorder line on screen; every room closed at the end."""
+    fixed_host(monkeypatch)
+    yield
+    close_all()

@@ -1,7 +1,9 @@
-"""The alerts panel driven through its keys at 80x24, over a real store and engine.
+"""The alerts panel driven through its keys at 80x24, over a real alert engine.
 
-The clock is a list the test moves by hand; the engine is evaluated and the panel
-refreshed explicitly, as the app's tick would do.
+The host app plays the room and its recorder: it evaluates the engine when the test moves the
+clock, gives the panel the snapshot a recorder would publish, and applies the commands the
+panel submits (ack, silence, unsilence) to the engine as the recorder would take them from
+the room. The clock is a list the test moves by hand.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widgets import DataTable
 
-from warroom.alerts import FIRING, AlertEngine
+from warroom.alerts import FIRING, AlertEngine, Silence
+from warroom.commands import AckAlert, AddSilence, EndSilence
 from warroom.config import AlertRuleConfig, MetricConfig
 from warroom.metrics import MetricsStore
+from warroom.snapshot import Snapshot
+from warroom.store import AlertEvent
 from warroom.widgets.alert_forms import AckForm, SilenceForm
 from warroom.widgets.alerts import AlertsPanel
+from warroom.widgets.messages import Reload, Submit
 
 T0 = 1_795_600_800.0
 HOSTILE = "latency {value} [red]x[/red] \x1b[31mred"
@@ -31,29 +37,49 @@ class Room:
             ],
             clock=clock,
         )
-        self.engine = AlertEngine(
-            [
-                AlertRuleConfig(name="slow_pages", expr="latency_ms > 800", severity="critical",
-                                summary=HOSTILE, labels={"team": "web"},
-                                runbook="Switch the landing page to the queue page [bold]now[/bold]; page on-call"),
-                AlertRuleConfig.model_validate({"name": "long_queue", "expr": "queue > 100", "for": "10s",
-                                                "severity": "warning", "summary": "queue {value}"}),
-            ],
-            self.metrics,
-            clock=clock,
-        )
+        self.rules = [
+            AlertRuleConfig(name="slow_pages", expr="latency_ms > 800", severity="critical",
+                            summary=HOSTILE, labels={"team": "web"},
+                            runbook="Switch the landing page to the queue page [bold]now[/bold]; page on-call"),
+            AlertRuleConfig.model_validate({"name": "long_queue", "expr": "queue > 100", "for": "10s",
+                                            "severity": "warning", "summary": "queue {value}"}),
+        ]
+        self.engine = AlertEngine(self.rules, self.metrics, clock=clock)
 
     def feed(self, latency: float, queue: float = 0.0) -> None:
         self.metrics.add("latency_ms", self.now[0], latency, 1)
         self.metrics.add("queue", self.now[0], queue, 1)
 
+    def snapshot(self) -> Snapshot:
+        return Snapshot(seq=0, at=self.now[0], launch_at=None, alerts=self.engine.alerts(self.now[0]),
+                        rules=len(self.rules))
+
+    def show(self, panel: AlertsPanel) -> None:
+        panel.refresh_from(self.snapshot(), self.now[0])
+
     def tick(self, panel: AlertsPanel, seconds: float = 1.0, latency: float = 900.0, queue: float = 0.0):
         self.now[0] += seconds
         self.feed(latency, queue)
         transitions = self.engine.evaluate(self.now[0])
-        panel.refresh_from(self.now[0])
-        panel.announce(transitions)
+        snapshot = self.snapshot()
+        panel.refresh_from(snapshot, self.now[0])
+        panel.announce(snapshot, self.now[0])
         return transitions
+
+    def apply(self, command) -> None:
+        """What the recorder does with a command it finds in the room."""
+        now = self.now[0]
+        if isinstance(command, AckAlert):
+            self.engine.ack(command.rule, command.operator, command.note, now)
+        elif isinstance(command, AddSilence):
+            self.engine.adopt_silence(Silence(command.silence_id, command.matchers, command.until,
+                                              command.comment, command.operator, now), now)
+        elif isinstance(command, EndSilence):
+            self.engine.unsilence(command.silence_id, command.operator, now)
+
+    def history(self) -> list[AlertEvent]:
+        return [AlertEvent(n, t.ts, t.rule, t.event, t.severity, t.value, t.operator or None, t.note, t.episode)
+                for n, t in enumerate(self.engine.history())]
 
 
 class Host(App):
@@ -62,10 +88,19 @@ class Host(App):
         self.room = room
         self.compact = compact
         self.bells = 0
+        self.commands: list = []
         self.notices: list[tuple[str, str, bool]] = []  # (message, severity, markup)
 
     def compose(self) -> ComposeResult:
-        yield AlertsPanel(self.room.engine, "ana", compact=self.compact, id="alerts")
+        yield AlertsPanel(self.room.rules, "ana", compact=self.compact, id="alerts")
+
+    def on_submit(self, message: Submit) -> None:
+        self.commands.append(message.command)
+        self.room.apply(message.command)
+        self.room.show(self.query_one(AlertsPanel))
+
+    def on_reload(self, message: Reload) -> None:
+        self.query_one(AlertsPanel).show_rows(self.room.history())
 
     def bell(self) -> None:
         self.bells += 1
@@ -223,8 +258,8 @@ async def test_critical_alert_rings_once_per_episode():
         assert app.bells == 1
         critical = [n for n in app.notices if n[0].startswith("CRITICAL slow_pages")]
         assert len(critical) == 1 and critical[0][1:] == ("error", False)
-        # The same transitions again (a second panel, a repeated call) do not ring again.
-        assert panel.announce(room.engine.history()) == []
+        # The same snapshot again (a second panel, a repeated call) does not ring again.
+        assert panel.announce(room.snapshot(), room.now[0]) == []
         assert app.bells == 1
         # Resolved, then firing again: a new episode rings again.
         room.tick(panel, latency=100)
@@ -256,7 +291,7 @@ async def test_compact_mode_fits_five_lines():
     app = Host(room, compact=True)
     async with app.run_test(size=(80, 24)) as pilot:
         panel = app.query_one(AlertsPanel)
-        panel.refresh_from(room.now[0])
+        room.show(panel)
         await pilot.pause()
         assert "all clear" in "\n".join(lines_of(panel.query_one("#alerts-compact")))
         room.tick(panel, latency=900, queue=500)
@@ -270,4 +305,4 @@ async def test_compact_mode_fits_five_lines():
         await pilot.press("a")
         await pilot.pause()
         assert not isinstance(app.screen, AckForm)
-        assert room.engine.alerts()[0].ack is None
+        assert room.engine.alerts()[0].ack is None and app.commands == []

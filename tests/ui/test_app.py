@@ -1,8 +1,9 @@
-"""The dashboard driven as an operator would, at 80x24 and 160x48."""
+"""The dashboard driven as an operator would, at 80x24 and 160x48, attached to a room whose
+recorder the test drives."""
 
 import pytest
 
-from tests.ui.appfixtures import make_app
+from tests.ui.appfixtures import FixedClock, UiRoom, make_app, settle
 from warroom.widgets.conversion import ConversionPanel
 from warroom.widgets.header import LaunchHeader
 from warroom.widgets.sources import SourcesPanel
@@ -17,9 +18,7 @@ def text_of(widget) -> str:
 async def test_live_panels_show_the_numbers(size, tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=size) as pilot:
-        await pilot.pause()
-        app.refresh_view()
-        await pilot.pause()
+        await settle(pilot)
         header = text_of(app.query_one(LaunchHeader))
         assert "T+00:12:34" in header and "Test launch" in header
         traffic = text_of(app.query_one(TrafficPanel))
@@ -29,7 +28,8 @@ async def test_live_panels_show_the_numbers(size, tmp_path):
         assert "orders" in conversion and "150/400" in conversion  # 150 orders of a 400 target
         assert "25.0%" in conversion  # orders per visit in the funnel
         sources = text_of(app.query_one(SourcesPanel))
-        assert "web" in sources and "waiting for" in sources
+        assert "web" in sources and "connecting" in sources  # the test runs no source
+        assert "recorder recorder@warroom-test since 09:50:00" in sources
         # Every panel is on screen, none is squeezed to nothing.
         for panel in (TrafficPanel, ConversionPanel, SourcesPanel):
             region = app.query_one(panel).region
@@ -40,7 +40,7 @@ async def test_live_panels_show_the_numbers(size, tmp_path):
 async def test_wide_layout_uses_the_space(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen.has_class("-wide")
         assert app.query_one(TrafficPanel).region.width < 80
 
@@ -60,64 +60,62 @@ async def test_keys_help_and_quit(tmp_path):
 
 
 async def test_launch_now_needs_two_presses_and_is_shared(tmp_path):
-    from tests.ui.appfixtures import FixedClock
-    from warroom.store import RoomStore
-
     clock = FixedClock()
-    app = make_app(tmp_path, clock=clock, launched=False)
+    room = UiRoom(tmp_path, clock, launched=False)
+    app = room.app()
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         await pilot.press("L")
-        await pilot.pause()
-        assert app.engine.launch_at is None  # one press only arms it
+        await settle(pilot)
+        assert app.launch.at is None  # one press only arms it
         await pilot.press("L")
-        await pilot.pause()
-        assert app.engine.launch_at == clock.now
+        await settle(pilot)
+        assert app.launch.at == clock.now  # read back from the room, not set on screen
         assert "T+00:00:00" in text_of(app.query_one(LaunchHeader))
-    # Another operator's store sees the launch time on disk.
-    with RoomStore(tmp_path / "room.db") as other:
+        assert ("Launched: the clock now counts from T0 for everyone", "information") in app.notes
+    with room.store() as other:  # another operator's process sees it on disk
         assert other.launch_time() == clock.now
+    room.recorder.follow_room()
+    assert room.recorder.engine.launch_at == clock.now  # and the recorder takes it on
 
 
-async def test_alert_acknowledged_through_the_keys_reaches_the_store(tmp_path):
+async def test_alert_acknowledged_through_the_keys_reaches_every_screen(tmp_path):
     from textual.widgets import Input
 
-    from tests.ui.appfixtures import FixedClock
-    from warroom.store import RoomStore
     from warroom.widgets.alerts import AlertsPanel
 
-    clock = FixedClock()
-    app = make_app(tmp_path, clock=clock)
-    async with app.run_test(size=(80, 24)) as pilot:
-        app.room.recorder.tick(clock.now)
-        await pilot.pause()
-        app.refresh_view()
-        assert "1 FIRING" in text_of(app.query_one(LaunchHeader))
+    room = UiRoom(tmp_path)
+    ana, ben = room.app("ana"), room.app("ben")
+    async with ana.run_test(size=(80, 24)) as pilot, ben.run_test(size=(80, 24)) as ben_pilot:
+        await settle(pilot)
+        assert "1 FIRING" in text_of(ana.query_one(LaunchHeader))
         await pilot.press("2")
-        await pilot.pause()
-        panel = app.query_one("#alerts-panel", AlertsPanel)
+        await settle(pilot)
+        panel = ana.query_one("#alerts-panel", AlertsPanel)
         assert "payment gateway" in str(panel.query_one("#alerts-detail-text").render())
         await pilot.press("a")
         await pilot.pause()
-        app.screen.query_one(Input).value = "looking at it"
+        ana.screen.query_one(Input).value = "looking at it"
         await pilot.press("enter")
-        await pilot.pause()
-        (view,) = app.room.alerts.alerts(clock.now)
-        assert view.ack is not None and view.ack.operator == "ana"
-        clock.now += 1
-        app.room.recorder.tick(clock.now)  # the next tick writes the ack to the shared log
-    with RoomStore(tmp_path / "room.db") as other:
-        events = [(e.rule, e.event) for e in other.alert_events()]
-        assert ("errors_seen", "firing") in events and ("errors_seen", "acked") in events
-        acked = [e for e in other.alert_events() if e.event == "acked"][0]
-        assert acked.operator == "ana" and acked.note == "looking at it"
+        await settle(pilot)
+        assert ("Acknowledged errors_seen", "information") in ana.notes  # committed first
+        with room.store() as other:
+            acked = [e for e in other.alert_events() if e.event == "acked"]
+            assert [(e.operator, e.note) for e in acked] == [("ana", "looking at it")]
+        room.publish()  # the recorder takes the ack from the room and publishes it
+        for each, each_pilot in ((ana, pilot), (ben, ben_pilot)):
+            await settle(each_pilot)
+            (view,) = each.snapshot.alerts
+            assert view.ack is not None and view.ack.operator == "ana"
+            assert "1 FIRING" not in text_of(each.query_one(LaunchHeader))
 
 
 async def test_export_key_writes_the_retrospective(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.room.recorder.tick(app.engine.clock())
+        await settle(pilot)
         await pilot.press("E")
-        for _ in range(100):  # the export runs in a thread; wait for its files
+        for _ in range(200):  # the export runs in a thread; wait for its files
             await pilot.pause(0.05)
             if len(list((tmp_path / "retrospective").glob("*"))) == 3:
                 break
@@ -130,10 +128,12 @@ async def test_export_key_writes_the_retrospective(tmp_path):
 async def test_wide_live_tab_shows_the_latest_log_entries(tmp_path):
     from warroom.widgets.recent_log import RecentLogPanel
 
-    app = make_app(tmp_path)
+    room = UiRoom(tmp_path)
+    app = room.app()
     async with app.run_test(size=(160, 48)) as pilot:
-        app.store.add_log("decision", "critical", "Switch to the queue page [now]\x1b[2J", "ben")
-        await pilot.pause(0.5)
-        app.refresh_view()
+        await settle(pilot)
+        with room.store() as other:
+            other.add_log("decision", "critical", "Switch to the queue page [now]\x1b[2J", "ben")
+        await settle(pilot)
         shown = text_of(app.query_one(RecentLogPanel))
         assert "Switch to the queue page [now]␛[2J" in shown  # markup and escapes stay inert

@@ -1,7 +1,8 @@
 """The operations panels driven as an operator would, at 80x24, against a real room database.
 
-Each test hosts one panel in a tiny app with a real RoomStore on a file, presses keys, and then
-checks the result with a second RoomStore on the same file: "saved" on screen means on disk.
+Each test attaches the real dashboard to a room on a file, opens the panel's tab, presses keys,
+and then checks the result with a second connection to the same file, as another operator's
+process would have: "saved" on screen means on disk.
 """
 
 from __future__ import annotations
@@ -9,85 +10,38 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from textual.app import App, ComposeResult
 from textual.geometry import Region
-from textual.widgets import Footer, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
-from warroom.config import ChecklistItemConfig, ChecklistPhaseConfig, SlaConfig
-from warroom.store import RoomStore
-from warroom.widgets.checklist import ChecklistPanel
-from warroom.widgets.table import ColumnSpec, KeyedTable, Summary, allocate
+from tests.ui.appfixtures import FixedClock, UiRoom, settle
 from warroom.widgets.forms import LogEntryForm, TicketForm
-from warroom.widgets.incident_log import IncidentLogPanel
-from warroom.widgets.support import SupportPanel
+from warroom.widgets.table import ColumnSpec, KeyedTable, Summary, allocate
 
 LAUNCH = 1_795_600_800.0  # 2026-11-25T10:00:00Z
 NOW = LAUNCH - 20 * 60  # T-20m
 SIZE = (80, 24)
-SLA = {
-    "urgent": SlaConfig(respond=15 * 60, resolve=2 * 3600),
-    "high": SlaConfig(respond=30 * 60, resolve=4 * 3600),
-    "normal": SlaConfig(respond=2 * 3600, resolve=24 * 3600),
-    "low": SlaConfig(respond=8 * 3600, resolve=72 * 3600),
-}
 HOSTILE = "[b]x\x1b[2J"
 LITERAL = "[b]x␛[2J"
-PHASES = [
-    ChecklistPhaseConfig(name="pre-launch tests", items=[
-        ChecklistItemConfig(title="landing page test", owner="tech", due="T-30m"),
-        ChecklistItemConfig(title="rules reviewed", owner="content", due="T-15m"),
-    ]),
-    ChecklistPhaseConfig(name="run of show", items=[
-        ChecklistItemConfig(title="open the doors", owner="lead", due="T0"),
-        ChecklistItemConfig(title="retro notes", owner="someone else"),
-    ]),
-]
+ROOM = """
+[team]
+tech = ["bob", "cy"]
+lead = ["dee"]
 
+[[checklist]]
+name = "pre-launch tests"
+items = [{ title = "landing page test", owner = "tech", due = "T-30m" },
+         { title = "rules reviewed", owner = "content", due = "T-15m" }]
 
-class Host(App):
-    """One panel, a footer, and the refresh tick the real app would run."""
-
-    def __init__(self, store: RoomStore, make_panel) -> None:
-        super().__init__()
-        self.store = store
-        self.panel = make_panel(store)
-        self.notes: list[tuple[str, str]] = []
-        self.now = NOW
-
-    def compose(self) -> ComposeResult:
-        yield self.panel
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.set_interval(0.5, self.tick)
-        self.tick()
-
-    def tick(self) -> None:
-        self.panel.refresh_from(self.now, self.store.launch_time(), self.store.changed())
-
-    def notify(self, message: str, **kwargs) -> None:
-        self.notes.append((message, kwargs.get("severity", "information")))
-        super().notify(message, **kwargs)
+[[checklist]]
+name = "run of show"
+items = [{ title = "open the doors", owner = "lead", due = "T0" }, { title = "retro notes", owner = "someone else" }]
+"""
+TABS = {"checklist": "3", "support": "4", "incident_log": "5"}
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "launch.db"
-    with RoomStore(path, clock=lambda: NOW) as store:
-        store.configure_launch("Test launch", LAUNCH)
-        store.sync_checklist(PHASES)
-    return path
-
-
-@pytest.fixture
-def store(db):
-    with RoomStore(db, clock=lambda: NOW) as opened:
-        yield opened
-
-
-def reader(db) -> RoomStore:
-    """A second client on the same file, as another operator's warroom would be."""
-    return RoomStore(db)
+def room(tmp_path):
+    return UiRoom(tmp_path, FixedClock(NOW), feed=False, extra=ROOM)
 
 
 def cells(table: KeyedTable, key: str) -> list[str]:
@@ -104,114 +58,134 @@ async def typed(pilot, text: str) -> None:
     await pilot.press(*["space" if ch == " " else ch for ch in text])
 
 
-def checklist(store):
-    return ChecklistPanel(store, "ann", team={"tech": ["bob", "cy"], "lead": ["dee"]})
-
-
-def support(store):
-    return SupportPanel(store, "ann", SLA)
-
-
-def incident_log(store):
-    return IncidentLogPanel(store, "ann")
+async def on_tab(pilot, tab: str) -> None:
+    await settle(pilot)
+    await pilot.press(TABS[tab])
+    await settle(pilot)
 
 
 # ---------------------------------------------------------------------- checklist
 
 
-async def test_checklist_tick_is_on_disk(db, store):
-    app = Host(store, checklist)
+async def test_checklist_tick_is_on_disk(room):
+    app = room.app("ann")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await on_tab(pilot, "checklist")
         table = app.panel.table
-        first = store.checklist()[0]
+        with room.store() as store:
+            items = store.checklist()
+        first = items[0]
         row = cells(table, f"item:{first.id}")
         assert row[1] == "landing page test" and row[2] == "bob, cy"
         assert row[3] == "T-30m 09:30" and row[4] == "overdue 10m00s"
-        assert cells(table, f"item:{store.checklist()[1].id}")[4] == "due in 5m00s"
+        assert cells(table, f"item:{items[1].id}")[4] == "due in 5m00s"
         assert cells(table, "phase:pre-launch tests")[1] == "pre-launch tests"
         assert "T-00:20:00" in app.panel.query_one(Summary).plain
 
         await pilot.press("down", "space")  # row 0 is the phase heading
-        await pilot.pause()
-        with reader(db) as other:
+        await settle(pilot)
+        with room.store() as other:
             item = other.checklist()[0]
             assert item.done_by == "ann" and item.done_at is not None
             assert other.recent(kinds=["checklist"])[-1].text.startswith("done:")
         assert cells(table, f"item:{first.id}")[0] == "✓"
         assert cells(table, f"item:{first.id}")[4].startswith("done ann")
-        assert ("Saved: landing page test done", "information") in app.notes
+        assert ("Saved: done", "information") in app.notes
 
-        await pilot.press("x")  # and back
-        await pilot.pause()
-        with reader(db) as other:
+        await pilot.press("space")  # pressed again: still done, nothing logged twice
+        await pilot.press("x")  # undo
+        await settle(pilot)
+        with room.store() as other:
             assert other.checklist()[0].done_at is None
+            assert [e.text.split(":")[0] for e in other.recent(kinds=["checklist"])] == ["done", "not done"]
 
-        await pilot.press("up", "space")  # on a heading: nothing to toggle
+        await pilot.press("up", "space")  # on a heading: nothing to mark
         assert app.notes[-1][1] == "warning"
 
 
-async def test_checklist_sees_another_operators_toggle(db, store):
-    app = Host(store, checklist)
+async def test_checklist_sees_another_operators_tick(room):
+    app = room.app("ann")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        with reader(db) as other:
-            other.toggle_item(other.checklist()[2].id, "bo")
-        app.tick()
-        await pilot.pause()
-        assert cells(app.panel.table, f"item:{store.checklist()[2].id}")[4].startswith("done bo")
+        await on_tab(pilot, "checklist")
+        with room.store() as other:
+            item = other.checklist()[2]
+            other.set_item_done(item.id, True, "bo")
+        await settle(pilot)
+        assert cells(app.panel.table, f"item:{item.id}")[4].startswith("done bo")
 
 
-async def test_rows_are_updated_in_place(db, store):
-    app = Host(store, checklist)
+async def test_rows_are_updated_in_place(room):
+    app = room.app("ann")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await on_tab(pilot, "checklist")
         table = app.panel.table
-        key = f"item:{store.checklist()[0].id}"
+        with room.store() as store:
+            key = f"item:{store.checklist()[0].id}"
         before = table.get_row(key)
-        app.now += 30  # the clock moves, the store does not change
-        app.tick()
-        await pilot.pause()
+        room.clock.now += 30  # the clock moves, the room does not change
+        await settle(pilot)
         after = table.get_row(key)
         assert after[4].plain == "overdue 10m30s" and after[4] is not before[4]
         assert all(a is b for a, b in zip(after[:4], before[:4]))  # unchanged cells untouched
         assert table.row_count == 6
 
 
-async def test_store_error_is_shown_and_the_panel_keeps_working(db, store):
-    app = Host(store, checklist)
+async def test_a_refused_write_is_shown_and_the_panel_keeps_working(room):
+    app = room.app("ann")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await on_tab(pilot, "checklist")
         # Another client makes every checklist write fail, as a broken database would.
-        blocker = sqlite3.connect(db)
+        blocker = sqlite3.connect(room.db)
         blocker.execute("CREATE TRIGGER refuse BEFORE UPDATE ON checklist "
                         "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
         blocker.commit()
         await pilot.press("down", "space")
-        await pilot.pause()
+        await settle(pilot)
         message, severity = app.notes[-1]
         assert severity == "error" and "could not save" in message and "disk says no" in message
         assert app.is_running
-        with reader(db) as other:
-            assert other.checklist()[0].done_at is None
-        assert cells(app.panel.table, f"item:{store.checklist()[0].id}")[0] == " "
+        with room.store() as other:
+            first = other.checklist()[0]
+            assert first.done_at is None
+        assert cells(app.panel.table, f"item:{first.id}")[0] == " "
 
         blocker.execute("DROP TRIGGER refuse")
         blocker.commit()
         blocker.close()
         await pilot.press("space")
-        await pilot.pause()
-        with reader(db) as other:
+        await settle(pilot)
+        with room.store() as other:
             assert other.checklist()[0].done_by == "ann"
+
+
+async def test_a_held_lock_keeps_the_entry_and_saves_it_after(room):
+    app = room.app("ann")
+    async with app.run_test(size=SIZE) as pilot:
+        await on_tab(pilot, "checklist")
+        holder = sqlite3.connect(room.db, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")  # another process's long write
+        await pilot.press("down", "space")
+        for _ in range(40):
+            await pilot.pause(0.05)
+        assert "saving…" in str(app.query_one("#header").render())
+        await pilot.press("4")  # keys are still answered while the write waits
+        await pilot.pause()
+        assert app.query_one("#support-panel").display
+        holder.execute("COMMIT")
+        holder.close()
+        await settle(pilot)
+        with room.store() as other:
+            assert other.checklist()[0].done_by == "ann"
+        assert ("Saved: done", "information") in app.notes
 
 
 # ---------------------------------------------------------------------- support queue
 
 
-async def test_create_assign_and_solve_a_ticket(db, store):
-    app = Host(store, support)
+async def test_create_assign_and_solve_a_ticket(room):
+    app = room.app("ann")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await on_tab(pilot, "support")
         await pilot.press("n")
         await pilot.pause()
         form = app.screen
@@ -224,9 +198,9 @@ async def test_create_assign_and_solve_a_ticket(db, store):
         await pilot.press("enter", "up", "up", "enter")  # normal -> urgent
         await pilot.pause()
         await pilot.click("#save")
-        await pilot.pause()
+        await settle(pilot)
         assert not isinstance(app.screen, TicketForm)
-        with reader(db) as other:
+        with room.store() as other:
             (ticket,) = other.tickets()
             assert (ticket.subject, ticket.customer_ref, ticket.priority) == ("reward missing", "c42", "urgent")
             assert ticket.category == "reward not received" and ticket.status == "new"
@@ -235,23 +209,21 @@ async def test_create_assign_and_solve_a_ticket(db, store):
         assert row[4].startswith("reply ")
 
         await pilot.press("m")
-        await pilot.pause()
-        with reader(db) as other:
+        await settle(pilot)
+        with room.store() as other:
             assert other.get_ticket(ticket.id).assignee == "ann"
         await pilot.press("s")
-        await pilot.pause()
-        with reader(db) as other:
+        await settle(pilot)
+        with room.store() as other:
             assert other.get_ticket(ticket.id).status == "solved"
-        app.tick()
-        await pilot.pause()
         assert cells(app.panel.table, f"t:{ticket.id}")[2] == "solved"
         assert app.panel.query_one(Summary).plain.startswith("0 open")
 
 
-async def test_ticket_form_refuses_an_empty_subject_and_escape_cancels(db, store):
-    app = Host(store, support)
+async def test_ticket_form_refuses_an_empty_subject_and_escape_cancels(room):
+    app = room.app("ann")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await on_tab(pilot, "support")
         await pilot.press("n")
         await pilot.pause()
         await pilot.press("enter")
@@ -260,18 +232,20 @@ async def test_ticket_form_refuses_an_empty_subject_and_escape_cancels(db, store
         assert isinstance(form, TicketForm)
         assert "subject" in str(form.query_one("#error", Static).render())
         await pilot.press("escape")
-        await pilot.pause()
+        await settle(pilot)
         assert not isinstance(app.screen, TicketForm)
-        assert store.tickets() == []
+        with room.store() as other:
+            assert other.tickets() == []
 
 
-async def test_queue_order_priority_and_sla(db, store):
-    old = store.create_ticket("late one", "bo", priority="normal", at=NOW - 3 * 3600)
-    low = store.create_ticket("low one", "bo", priority="low", at=NOW - 60)
-    high = store.create_ticket("high one", "bo", priority="high", at=NOW - 60)
-    app = Host(store, support)
+async def test_queue_order_priority_and_sla(room):
+    with room.store() as store:
+        old = store.create_ticket("late one", "bo", priority="normal", at=NOW - 3 * 3600)
+        low = store.create_ticket("low one", "bo", priority="low", at=NOW - 60)
+        high = store.create_ticket("high one", "bo", priority="high", at=NOW - 60)
+    app = room.app("ann")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await on_tab(pilot, "support")
         table = app.panel.table
         order = [row.key.value for row in table.ordered_rows]
         assert order == [f"t:{old.id}", f"t:{high.id}", f"t:{low.id}"]
@@ -283,58 +257,60 @@ async def test_queue_order_priority_and_sla(db, store):
 
         table.select_key(f"t:{low.id}")
         await pilot.press("p")  # low -> normal, and the row keeps the cursor
-        await pilot.pause()
-        with reader(db) as other:
+        await settle(pilot)
+        with room.store() as other:
             assert other.get_ticket(low.id).priority == "normal"
         assert table.selected_key == f"t:{low.id}"
-        await pilot.press("P", "P")  # back to low; there is nothing below it
-        await pilot.pause()
-        with reader(db) as other:
+        await pilot.press("P")
+        await settle(pilot)
+        await pilot.press("P")  # back to low; there is nothing below it
+        await settle(pilot)
+        with room.store() as other:
             assert other.get_ticket(low.id).priority == "low"
         assert app.notes[-1] == ("Already low", "warning")
         await pilot.press("r")
-        await pilot.pause()
-        with reader(db) as other:
+        await settle(pilot)
+        with room.store() as other:
             assert other.get_ticket(low.id).first_response_at is not None
 
 
 # ---------------------------------------------------------------------- incident log
 
 
-async def test_add_and_star_a_log_entry(db, store):
-    app = Host(store, incident_log)
+async def test_add_and_star_a_log_entry(room):
+    app = room.app("ann")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await on_tab(pilot, "incident_log")
         await pilot.press("a")
         await pilot.pause()
         assert isinstance(app.screen, LogEntryForm)
         await typed(pilot, "switched cdn")
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert not isinstance(app.screen, LogEntryForm)
-        with reader(db) as other:
+        with room.store() as other:
             entry = other.recent(kinds=["note"])[-1]
             assert (entry.text, entry.author, entry.starred) == ("switched cdn", "ann", False)
         table = app.panel.table
-        assert table.selected_key == f"log:{entry.id}"
+        table.select_key(f"log:{entry.id}")
         await pilot.press("asterisk")
-        await pilot.pause()
-        with reader(db) as other:
+        await settle(pilot)
+        with room.store() as other:
             assert other.get_log(entry.id).starred
         assert cells(table, f"log:{entry.id}")[0] == "★"
 
         await pilot.press("o")  # starred only
-        await pilot.pause()
+        await settle(pilot)
         assert [r.key.value for r in table.ordered_rows] == [f"log:{entry.id}"]
         await pilot.press("o", "f", "f")  # all entries, then "note", then "decision"
-        await pilot.pause()
+        await settle(pilot)
         assert app.panel.kind == "decision" and table.row_count == 0
 
 
-async def test_action_item_needs_an_owner(db, store):
-    app = Host(store, incident_log)
+async def test_action_item_needs_an_owner(room):
+    app = room.app("ann")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await on_tab(pilot, "incident_log")
         await pilot.press("a")
         await pilot.pause()
         form = app.screen
@@ -347,8 +323,8 @@ async def test_action_item_needs_an_owner(db, store):
         form.query_one("#owner", Input).focus()
         await typed(pilot, "bob")
         await pilot.press("enter")
-        await pilot.pause()
-        with reader(db) as other:
+        await settle(pilot)
+        with room.store() as other:
             entry = other.recent(kinds=["action"])[-1]
             assert (entry.text, entry.owner) == ("call the cdn", "bob")
 
@@ -356,26 +332,27 @@ async def test_action_item_needs_an_owner(db, store):
 # ---------------------------------------------------------------------- hostile text, layout
 
 
-async def test_markup_and_escapes_render_literally(db, store):
-    ticket = store.create_ticket(HOSTILE, "bo", customer_ref="[i]\x07")
-    app = Host(store, support)
+async def test_markup_and_escapes_render_literally(room):
+    with room.store() as store:
+        ticket = store.create_ticket(HOSTILE, "bo", customer_ref="[i]\x07")
+    app = room.app("ann")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await on_tab(pilot, "support")
         table = app.panel.table
         row = cells(table, f"t:{ticket.id}")
         assert row[5] == LITERAL and row[6] == "[i]␇"
         shown = screen_text(table)
         assert LITERAL in shown and "\x1b" not in shown and "\x07" not in shown
 
-    app = Host(store, incident_log)
+    app = room.app("ann")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await on_tab(pilot, "incident_log")
         await pilot.press("a")
         await pilot.pause()
         app.screen.query_one("#text", Input).value = "see " + HOSTILE
         await pilot.press("enter")
-        await pilot.pause()
-        with reader(db) as other:
+        await settle(pilot)
+        with room.store() as other:
             entry = other.recent(kinds=["note"])[-1]
             assert entry.text == "see " + HOSTILE  # stored exactly as given
         table = app.panel.table
@@ -384,19 +361,20 @@ async def test_markup_and_escapes_render_literally(db, store):
         assert "see " + LITERAL in shown and "\x1b" not in shown
 
 
-@pytest.mark.parametrize(("make_panel", "essential"), [
-    (checklist, ("mark", "due", "state")),
-    (support, ("id", "priority", "status", "age", "sla")),
-    (incident_log, ("star", "time", "kind", "severity")),
+@pytest.mark.parametrize(("tab", "essential"), [
+    ("checklist", ("mark", "due", "state")),
+    ("support", ("id", "priority", "status", "age", "sla")),
+    ("incident_log", ("star", "time", "kind", "severity")),
 ])
-async def test_every_column_is_visible_at_80x24(db, store, make_panel, essential):
-    store.create_ticket("reward missing", "bo", customer_ref="c1", category="reward not received")
-    store.add_log("decision", "warning", "hold the newsletter", "bo")
-    app = Host(store, make_panel)
+async def test_every_column_is_visible_at_80x24(room, tab, essential):
+    with room.store() as store:
+        store.create_ticket("reward missing", "bo", customer_ref="c1", category="reward not received")
+        store.add_log("decision", "warning", "hold the newsletter", "bo")
+    app = room.app("ann")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await on_tab(pilot, tab)
         table = app.panel.table
-        assert table.region.width == SIZE[0] and table.region.height >= 15
+        assert table.region.width == SIZE[0] and table.region.height >= 12
         widths = [column.get_render_width(table) for column in table.ordered_columns]
         assert all(width >= 2 for width in widths), widths
         assert sum(widths) <= table.size.width - table.styles.scrollbar_size_vertical

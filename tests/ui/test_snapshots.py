@@ -5,14 +5,9 @@ Update after an intended change with: pytest tests/ui/test_snapshots.py --snapsh
 
 import pytest
 
-from tests.ui.appfixtures import make_app
+from tests.ui.appfixtures import make_app, settle
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 def test_live_layout(snap_compare, size, tmp_path):
-    async def settle(pilot):
-        await pilot.pause()
-        pilot.app.refresh_view()
-        await pilot.pause()
-
     assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=settle)

@@ -156,6 +156,10 @@ class DemoCrew:
                 door.write(_opener(session))
         return self._door
 
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until what the crew did so far is written."""
+        return self._door is None or self._door.drain(timeout)
+
     def close(self) -> None:
         if self._door is not None:
             now = time.time()

@@ -25,7 +25,6 @@ of a silence. The recorder applies them and every screen shows them with its nex
 
 from __future__ import annotations
 
-import time
 import uuid
 import weakref
 from collections import deque
@@ -138,9 +137,10 @@ class AlertsPanel(Widget):
         self.operator = operator
         self.compact = compact
         self.show_history = False
-        self.opened_at = time.time()
+        self.opened_at: float | None = None
+        """The screen's clock at the first refresh: alerts that fired before it do not ring."""
         self._snapshot: Snapshot | None = None
-        self._now = self.opened_at
+        self._now = 0.0
         self._history: list[AlertEvent] = []
         self._views: dict[str, AlertView] = {}
         self._order: list[str] = []
@@ -195,6 +195,8 @@ class AlertsPanel(Widget):
 
     def refresh_from(self, snapshot: Snapshot | None, now: float) -> None:
         self._snapshot, self._now = snapshot, now
+        if self.opened_at is None:
+            self.opened_at = now
         if not self.is_mounted:
             return
         views = snapshot.alerts if snapshot is not None else []
@@ -324,9 +326,11 @@ class AlertsPanel(Widget):
 
     # ------------------------------------------------------------------ announcements
 
-    def announce(self, snapshot: Snapshot) -> list[AlertView]:
+    def announce(self, snapshot: Snapshot, now: float) -> list[AlertView]:
         """Bell once and a notification per critical alert that started firing since this
         screen opened and is neither silenced nor acknowledged. Returns those announced now."""
+        if self.opened_at is None:
+            self.opened_at = now
         seen = _announced.setdefault(self.app, deque(maxlen=512))
         fresh = []
         for view in snapshot.alerts:
@@ -387,7 +391,7 @@ class AlertsPanel(Widget):
             raise ValueError("a silence needs a comment saying why")
         if not request.duration_s > 0:
             raise ValueError("a silence needs a positive duration")
-        now = time.time()
+        now = self._now  # the screen's clock, the one the recorder runs on
         silence = Silence(uuid.uuid4().hex[:8], matchers, now + request.duration_s, comment, self.operator, now)
         if not any(silence.matches(rule) for rule in self.rules):
             raise ValueError(f"silence {silence.describe()} matches no alert rule")
