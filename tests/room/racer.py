@@ -1,0 +1,44 @@
+"""One of two processes racing to record the same changes in one room (test_logged_once).
+
+    python tests/room/racer.py DB START ROUNDS SLOT
+
+Round r starts at START + r * SLOT (wall clock), in both processes at once. In each round
+the process records, as a recorder would: the SLA sweep (a ticket of the round has just
+missed its deadline), the web source going down (even rounds) or coming back (odd rounds),
+and the rule `flapping` firing (even rounds) or resolving (odd rounds). Prints "done".
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from warroom.config import SlaConfig  # noqa: E402
+from warroom.store import AlertEventRow, RoomStore, SourceChange, TickRecord  # noqa: E402
+
+SLA = {"urgent": SlaConfig(respond=60, resolve=3600)}
+
+
+def main(argv: list[str]) -> int:
+    db, start, rounds, slot = argv[1], float(argv[2]), int(argv[3]), float(argv[4])
+    with RoomStore(db) as store:
+        for r in range(rounds):
+            at = start + r * slot
+            while time.time() < at:
+                pass  # spin: both processes enter the round within microseconds
+            down = r % 2 == 0
+            store.check_sla(at, SLA)
+            store.record_tick(TickRecord(
+                at=at,
+                source_changes=[SourceChange("web", down, f"source web is {'stale' if down else 'live again'}", at)],
+                transitions=[AlertEventRow(at, "flapping", "firing" if down else "resolved", "warning")],
+            ))
+    print("done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

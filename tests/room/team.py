@@ -1,0 +1,144 @@
+"""A team on one room, as separate processes: a recorder, dashboards under pseudo-terminals,
+a log writer. Shared by the team tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.faults.ptyrun import ROOT, PtyApp
+from warroom.lease import current_holder
+
+WRITER = ROOT / "tests" / "faults" / "log_writer.py"
+
+KEYS = {"down": b"\x1b[B", "up": b"\x1b[A", "enter": b"\r", "tab": b"\t", "escape": b"\x1b", "space": b" "}
+
+
+def write_config(directory: Path, log: Path, extra: str = "") -> Path:
+    path = directory / "room.toml"
+    path.write_text(f"""
+[launch]
+name = "Team drill"
+
+[room]
+db = "room.db"
+history_interval = "10s"
+
+[[sources]]
+name = "web"
+kind = "file"
+path = "{log}"
+format = "jsonl"
+from_start = true
+stale_after = "1h"
+
+[[metrics]]
+name = "events"
+label = "events seen"
+source = "web"
+
+[[metrics]]
+name = "errors"
+source = "web"
+where = {{ err = true }}
+
+[[alerts]]
+name = "errors_seen"
+expr = "value(errors) > 0"
+severity = "critical"
+summary = "{{value}} failed"
+runbook = "Switch checkout to the fallback provider."
+
+[[checklist]]
+name = "Run of show"
+items = [{{ title = "Go or no-go", owner = "lead" }}, {{ title = "Publish the page" }}]
+
+[panels.traffic]
+metrics = ["events"]
+chart = "events"
+{extra}
+""", encoding="utf-8")
+    return path
+
+
+def start_recorder(config: Path, operator: str, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "warroom", "record", "--config", str(config),
+                             "--operator", operator, *extra], cwd=ROOT, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_holder(db: Path, timeout: float = 20.0, other_than: int | None = None) -> float | None:
+    """Seconds until some process (not `other_than`) holds the room's lease, or None."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        holder = current_holder(db)
+        if holder is not None and holder.pid != other_than:
+            return time.monotonic() - started
+        time.sleep(0.02)
+    return None
+
+
+def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def stop_room(config: Path) -> None:
+    """`warroom room stop`: whichever recorder holds the room."""
+    subprocess.run([sys.executable, "-m", "warroom", "room", "stop", "--config", str(config)], cwd=ROOT,
+                   capture_output=True, text=True, timeout=30)
+
+
+class Screen:
+    """A dashboard under a pty, with what it wrote since a mark."""
+
+    def __init__(self, config: Path, operator: str, home: Path, columns: int = 120, rows: int = 40,
+                 extra: tuple[str, ...] = ()) -> None:
+        self.app = PtyApp(["--config", str(config), "--operator", operator, *extra],
+                          {"HOME": str(home), "XDG_STATE_HOME": str(home)}, columns=columns, rows=rows)
+        self.mark = 0
+
+    def press(self, *keys: str) -> None:
+        for key in keys:
+            os.write(self.app.fd, KEYS.get(key, key.encode()))
+            self.app.read_for(0.05)
+
+    def type(self, text: str) -> None:
+        os.write(self.app.fd, text.encode())
+        self.app.read_for(0.05)
+
+    def set_mark(self) -> None:
+        self.app.read_for(0.0)
+        self.mark = len(self.app.output)
+
+    def shows(self, needle: str, timeout: float) -> float | None:
+        """Seconds until the screen writes `needle` after the mark, or None."""
+        started = time.monotonic()
+        data = needle.encode()
+        while time.monotonic() - started < timeout:
+            if data in self.app.output[self.mark:]:
+                return time.monotonic() - started
+            self.app.read_for(0.01)
+        return None
+
+    def close(self) -> None:
+        if self.app.status is None:
+            self.app.signal(signal.SIGTERM)
+            self.app.wait(5)
+        self.app.close()
+
+
+def append(log: Path, records: list[dict]) -> None:
+    with open(log, "a", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record) + "\n")

@@ -1,0 +1,45 @@
+"""Two processes recording the same changes at the same moments: each is logged once.
+
+Only the recorder writes computed state, so on a healthy room these races cannot happen; the
+store still checks every "logged once" inside the write transaction that logs it, so that a
+second recorder by mistake (or a bug in the lease) could not double the log either. Two real
+processes race through 200 rounds (tests/room/racer.py): an SLA breach, a source going down
+or coming back, an alert firing or resolving, every round, in both processes at once.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from warroom.store import RoomStore
+
+RACER = Path(__file__).with_name("racer.py")
+ROUNDS = 200
+SLOT = 0.03
+
+
+def test_two_processes_log_each_change_once(tmp_path: Path) -> None:
+    db = tmp_path / "room.db"
+    start = time.time() + 3.0  # both children are up and spinning by then
+    with RoomStore(db) as store:
+        for r in range(ROUNDS):  # ticket r misses its first-response deadline in round r
+            store.create_ticket(f"customer {r}", "desk", priority="urgent", at=start + r * SLOT - 60)
+    racers = [subprocess.Popen([sys.executable, str(RACER), str(db), repr(start), str(ROUNDS), str(SLOT)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for racer in racers:
+        out, err = racer.communicate(timeout=120)
+        assert racer.returncode == 0 and out.strip() == "done", err
+    with RoomStore(db) as store:
+        entries = store.log_entries()
+        events = store.alert_events()
+    breaches = Counter(e.ticket_id for e in entries if "missed its first response target" in e.text)
+    assert len(breaches) == ROUNDS and set(breaches.values()) == {1}
+    sources = [e.text for e in entries if e.kind == "source"]
+    assert len(sources) == ROUNDS
+    assert all(text.endswith("stale" if n % 2 == 0 else "live again") for n, text in enumerate(sources))
+    flaps = [e.event for e in events if e.rule == "flapping"]
+    assert flaps == ["firing", "resolved"] * (ROUNDS // 2)
