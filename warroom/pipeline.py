@@ -233,8 +233,10 @@ def _compile_op(field: str, op: str, arg: Any) -> Predicate:
             "lte": lambda v: v <= bound,
         }[op]
 
+        plain = "." not in field
+
         def ordered(record: Record) -> bool:
-            value = get(record)
+            value = record.get(field) if plain else get(record)  # no getter call for a plain name
             if type(value) is int and -EXACT_INT <= value <= EXACT_INT:
                 return compare(value)  # what to_number would answer, without the call
             value = to_number(value)
@@ -279,7 +281,7 @@ def _getter(field: str) -> Callable[[Record], Any]:
 
 
 class _CompiledMetric:
-    __slots__ = ("name", "kind", "matches", "where_key", "value_of", "split_by", "equalities")
+    __slots__ = ("name", "kind", "matches", "where_key", "value_of", "value_field", "split_by", "equalities")
 
     def __init__(self, config: MetricConfig) -> None:
         self.name = config.name
@@ -289,6 +291,8 @@ class _CompiledMetric:
         # Metrics with the same filter (visits, and visits split by channel) share one pass.
         self.where_key = repr(config.where)
         self.value_of = _getter(config.field) if config.field else None
+        # A plain field name is read with record.get in the fold loop, without a getter call.
+        self.value_field = config.field if config.field and "." not in config.field else None
         self.split_by = config.split_by
         self.equalities = equality_conditions(config.where)
 
@@ -399,16 +403,23 @@ class _Plan:
 
 
 def _select(matches: Predicate, records: list[Record], times: list[float],
-            positions: Iterable[int]) -> tuple[list[Record], list[float]]:
-    """The records at `positions` that pass `matches`, with their times, in batch order."""
+            positions: Iterable[int] | None = None) -> tuple[list[Record], list[float]]:
+    """The records (at `positions`, default all) that pass `matches`, with their times, in
+    batch order."""
     chosen: list[Record] = []
     chosen_times: list[float] = []
     keep, keep_time = chosen.append, chosen_times.append
-    for i in positions:
-        record = records[i]
-        if matches(record):
-            keep(record)
-            keep_time(times[i])
+    if positions is None:
+        for record, ts in zip(records, times):
+            if matches(record):
+                keep(record)
+                keep_time(ts)
+    else:
+        for i in positions:
+            record = records[i]
+            if matches(record):
+                keep(record)
+                keep_time(times[i])
     return chosen, chosen_times
 
 
@@ -512,7 +523,7 @@ class Pipeline:
             elif (hit := selected.get(metric.where_key)) is not None:
                 chosen, chosen_times = hit
             else:
-                chosen, chosen_times = _select(matches, records, times, range(len(records)))
+                chosen, chosen_times = _select(matches, records, times)
                 selected[metric.where_key] = (chosen, chosen_times)
             self._fold(metric, chosen, chosen_times, arrival, rejects)
         for index in plan.indexed.values():
@@ -599,14 +610,14 @@ class Pipeline:
         """Any other metric over its matching records: (second, label) -> [total, count,
         last value, its time]."""
         groups: dict[tuple[int, str | None], list[float]] = {}
-        value_of, split_by = metric.value_of, metric.split_by
+        value_of, value_field, split_by = metric.value_of, metric.value_field, metric.split_by
         label: str | None = None
         bad_values = bad_labels = 0
         for record, ts in zip(records, times):
             if value_of is None:
                 value = 1.0
             else:
-                raw = value_of(record)
+                raw = record.get(value_field) if value_field is not None else value_of(record)
                 if type(raw) is float and -MAX_VALUE <= raw <= MAX_VALUE:
                     value = raw  # to_number's answer, inlined
                 else:
