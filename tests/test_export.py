@@ -379,3 +379,10 @@ def test_export_memory_does_not_grow_with_the_log(tmp_path: Path) -> None:
         finally:
             tracemalloc.stop()
     assert peaks[12_000] < peaks[2_000] + 2**20, peaks
+
+
+def test_clock_shows_the_whole_second() -> None:
+    from warroom.export.common import clock, local_dt
+
+    assert clock(T0 + 59.9999999) == clock(T0 + 59) == local_dt(T0 + 59).strftime("%H:%M:%S")
+    assert clock(None) == "-"
