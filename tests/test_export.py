@@ -384,5 +384,6 @@ def test_export_memory_does_not_grow_with_the_log(tmp_path: Path) -> None:
 def test_clock_shows_the_whole_second() -> None:
     from warroom.export.common import clock, local_dt
 
-    assert clock(T0 + 59.9999999) == clock(T0 + 59) == local_dt(T0 + 59).strftime("%H:%M:%S")
+    assert T0 + 59.9999995 < T0 + 60  # a time half a microsecond before the next second
+    assert clock(T0 + 59.9999995) == clock(T0 + 59) == local_dt(T0 + 59).strftime("%H:%M:%S")
     assert clock(None) == "-"
