@@ -33,8 +33,8 @@ from warroom.export.retro import Retrospective, Target, build
 from warroom.store import RoomStore
 
 __all__ = [
-    "FORMATS", "Retrospective", "Target", "build", "export_room", "options_from_config", "render",
-    "write_atomic", "write_documents",
+    "FORMATS", "Retrospective", "Target", "build", "export_room", "export_store", "options_from_config",
+    "render", "write_atomic", "write_documents",
 ]
 
 RENDERERS: dict[str, Callable[[Retrospective], Iterable[str]]] = {
@@ -103,11 +103,26 @@ def export_room(db_path: str | os.PathLike[str], out_dir_or_file: str | os.PathL
     if not db.is_file():
         # RoomStore would create an empty database: an export must never write to the store
         raise FileNotFoundError(f"{db}: no room database there")
-    with RoomStore(db) as store:  # open while writing: the log is read as it is written out
-        retro = build(store, start, end, starred_only=starred_only, targets=targets,
-                      labels=labels, units=units, now=now, full_timeline=full_timeline)
-        paths = output_paths(out_dir_or_file, retro.launch_name, wanted)
-        write_documents([(paths[fmt], RENDERERS[fmt](retro)) for fmt in wanted])
+    with RoomStore(db) as store:
+        return export_store(store, out_dir_or_file, wanted, start, end, starred_only, targets=targets,
+                            labels=labels, units=units, now=now, full_timeline=full_timeline)
+
+
+def export_store(store: RoomStore, out_dir_or_file: str | os.PathLike[str],
+                 formats: Sequence[str] = FORMATS, start: float | None = None, end: float | None = None,
+                 starred_only: bool = False, *, targets: Iterable[Target | Sequence] | None = None,
+                 labels: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
+                 now: float | None = None, full_timeline: bool = False) -> list[Path]:
+    """`export_room` on a room already open; the log is read from it while the files are
+    written, so it must stay open until this returns."""
+    wanted = list(dict.fromkeys(formats))
+    for fmt in wanted:
+        if fmt not in RENDERERS:
+            raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    retro = build(store, start, end, starred_only=starred_only, targets=targets,
+                  labels=labels, units=units, now=now, full_timeline=full_timeline)
+    paths = output_paths(out_dir_or_file, retro.launch_name, wanted)
+    write_documents([(paths[fmt], RENDERERS[fmt](retro)) for fmt in wanted])
     return [paths[fmt] for fmt in wanted]
 
 
