@@ -387,3 +387,17 @@ def test_clock_shows_the_whole_second() -> None:
     assert T0 + 59.9999995 < T0 + 60  # a time half a microsecond before the next second
     assert clock(T0 + 59.9999995) == clock(T0 + 59) == local_dt(T0 + 59).strftime("%H:%M:%S")
     assert clock(None) == "-"
+
+
+def test_json_escapes_del_and_line_separators(tmp_path: Path) -> None:
+    db = tmp_path / "room.db"
+    texts = ["plain ascii with a DEL \x7f here", "line\u2028separator"]
+    for n, text in enumerate(texts):  # the DEL alone first: a document of ASCII text only
+        with RoomStore(db) as s:
+            s.add_log("note", "info", text, "Ana", ts=T0 + n)
+        (path,) = export_room(db, tmp_path, formats=["json"])
+        document = path.read_text(encoding="utf-8")
+        assert "\x7f" not in document and "\u2028" not in document
+        assert "\\u007f" in document
+        assert [e["text"] for e in json.loads(document)["log"]] == texts[:n + 1]
+    assert "\\u2028" in document

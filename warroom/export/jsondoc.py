@@ -10,7 +10,7 @@ Layout (schema_version 1): times are UTC epoch seconds, durations seconds, metri
 
 The document is written as it is made (`chunks`): one top-level key a line, and the log,
 lessons and actions one entry a line, read from the store in batches and encoded with
-orjson (a million entries in seconds, in flat memory).
+orjson, in flat memory.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ def chunks(retro: Retrospective) -> Iterator[str]:
 
 def _inert(text: str) -> str:
     """DEL, C1 controls and the line separators escaped (JSON encoders leave them raw)."""
+    if text.isascii() and "\x7f" not in text:  # the usual case, checked at C speed
+        return text
     return _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
