@@ -17,12 +17,13 @@ from warroom.export.common import (
     clock,
     fraction,
     hms,
+    listing_note,
     number,
     offset,
     safe,
     when,
 )
-from warroom.export.retro import LISTED_KINDS, MetricSummary, Retrospective, TimelineDigest
+from warroom.export.retro import MetricSummary, Retrospective, TimelineDigest
 from warroom.model import format_duration
 
 SVG_W, SVG_H = 600, 170
@@ -269,10 +270,7 @@ def _timeline(r: Retrospective) -> Iterator[str]:
         yield '<p class="muted">Starred entries are highlighted.</p>'
     digest = r.digest
     if digest is not None and digest.unlisted:
-        yield (f"<p>{len(digest.listed):,} of {len(r.timeline):,} entries are listed: starred ones, then "
-               f"{', '.join(LISTED_KINDS)}, at most {digest.limit:,}. The other {digest.unlisted:,} are "
-               "counted per hour below; the JSON export and an export with the full timeline list "
-               "every entry.</p>")
+        yield f"<p>{listing_note(r, digest)}</p>"
     yield ('<table class="timeline"><thead><tr><th></th><th>Time</th><th>T</th><th>Kind</th>'
            "<th>Severity</th><th>Author</th><th>Text</th></tr></thead><tbody>")
     starred = ' class="starred"'

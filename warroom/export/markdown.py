@@ -19,12 +19,13 @@ from warroom.export.common import (
     code_safe,
     fraction,
     hms,
+    listing_note,
     md,
     number,
     offset,
     when,
 )
-from warroom.export.retro import LISTED_KINDS, MetricSummary, Retrospective, TimelineDigest
+from warroom.export.retro import MetricSummary, Retrospective, TimelineDigest
 from warroom.format import sparkline
 from warroom.model import format_duration
 
@@ -208,9 +209,7 @@ def _timeline(r: Retrospective) -> Iterator[str]:
         yield ""
     digest = r.digest
     if digest is not None and digest.unlisted:
-        yield (f"{len(digest.listed):,} of {len(r.timeline):,} entries are listed: starred ones, then "
-               f"{', '.join(LISTED_KINDS)}, at most {digest.limit:,}. The other {digest.unlisted:,} are "
-               "counted per hour below; the JSON export and an export with the full timeline list every entry.")
+        yield listing_note(r, digest)
         yield ""
     entries = r.timeline if digest is None else digest.listed
     rows = ([("★" if e.starred else ""), clock(e.ts), offset(e.ts, r.launch_at), e.kind, e.severity,
