@@ -285,10 +285,7 @@ def _timeline(r: Retrospective) -> Iterator[str]:
 
 
 def _hourly(r: Retrospective, digest: TimelineDigest) -> str:
-    kinds = sorted({kind for _, kind, _ in digest.counts})
-    hours: dict[float, dict[str, int]] = {}
-    for hour, kind, n in digest.counts:
-        hours.setdefault(hour, {})[kind] = n
+    kinds, hours = digest.by_hour()
     rows = [[when(hour)[:16], offset(hour, r.launch_at), *(f"{row[k]:,}" if k in row else "" for k in kinds),
              f"{sum(row.values()):,}"] for hour, row in hours.items()]
     return _table(["Hour from", "T", *map(h, kinds), "Total"], rows, set(range(2, len(kinds) + 3)))

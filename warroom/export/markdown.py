@@ -32,8 +32,6 @@ from warroom.model import format_duration
 CHART_WIDTH = 60
 CHART_HEIGHT = 3
 AXIS_EVERY = 15  # columns between time labels
-
-
 CHUNK_LINES = 2000  # lines per piece handed to the writer
 
 
@@ -223,10 +221,7 @@ def _timeline(r: Retrospective) -> Iterator[str]:
 
 
 def _hourly(r: Retrospective, digest: TimelineDigest) -> Iterator[str]:
-    kinds = sorted({kind for _, kind, _ in digest.counts})
-    hours: dict[float, dict[str, int]] = {}
-    for hour, kind, n in digest.counts:
-        hours.setdefault(hour, {})[kind] = n
+    kinds, hours = digest.by_hour()
     rows = ([f"{when(hour)[:16]}", offset(hour, r.launch_at) or " ",
              *(f"{row[k]:,}" if k in row else "" for k in kinds), f"{sum(row.values()):,}"]
             for hour, row in hours.items())

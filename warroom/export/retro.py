@@ -73,6 +73,13 @@ class TimelineDigest:
     def unlisted(self) -> int:
         return sum(n for _, _, n in self.counts)
 
+    def by_hour(self) -> tuple[list[str], dict[float, dict[str, int]]]:
+        """The kinds counted (sorted), and per hour the entries of each kind in it."""
+        hours: dict[float, dict[str, int]] = {}
+        for hour, kind, n in self.counts:
+            hours.setdefault(hour, {})[kind] = n
+        return sorted({kind for _, kind, _ in self.counts}), hours
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
