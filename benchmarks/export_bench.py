@@ -86,26 +86,118 @@ def build_big_store(path: Path, entries: int = 10_000, hours: float = 24.0, seed
                 "steps": steps + 1}
 
 
-def main() -> None:
+def bare_read(db: Path, out: Path) -> int:
+    """The baseline: every log row and metric point read with a bare sqlite3 cursor and
+    written out as one orjson line each: the least any export of the room has to do."""
+    import sqlite3
+
+    import orjson
+
+    rows = 0
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        with open(out, "wb") as f:
+            for table, order in (("log", "ts, id"), ("metric_points", "metric, ts")):
+                cursor = connection.execute(f"SELECT * FROM {table} ORDER BY {order}")
+                while batch := cursor.fetchmany(1000):
+                    f.write(b"".join(orjson.dumps(row) + b"\n" for row in batch))
+                    rows += len(batch)
+    finally:
+        connection.close()
+    return rows
+
+
+def _child(db: str, out: str, formats: str, full_timeline: bool) -> dict:
+    """Run in a fresh process: one export (or the bare read), then its own peak RSS."""
+    import resource
+
+    began = time.perf_counter()
+    if formats == "bare":
+        bare_read(Path(db), Path(out) / "rows.jsonl")
+    else:
+        options = {"full_timeline": True} if full_timeline else {}
+        export_room(db, out, formats=formats.split(","), targets=TARGETS, **options)
+    wall = time.perf_counter() - began
+    with open("/proc/self/status") as f:
+        peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"wall_s": wall, "peak_rss_mib": peak / 1024, "maxrss_mib": usage.ru_maxrss / 1024}
+
+
+def run_child(db: Path, out: Path, formats: str, full_timeline: bool = False) -> dict:
+    """One export in a child process: wall time, CPU (user + system) and peak RSS."""
+    import json
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out.mkdir(parents=True, exist_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.export_bench", "--child", str(db), str(out), formats,
+         "full" if full_timeline else "default"],
+        check=True, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result["process_s"] = elapsed
+    result["bytes"] = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    return result
+
+
+def measure(sizes: tuple[int, ...] = (100_000,), full_timeline: bool = False, hours: float = 24.0,
+            workdir: Path | None = None) -> list[dict]:
+    """For each size: build a room, then the bare read and the export of all three formats,
+    each in its own child process. Rooms are kept in `workdir` when given (built once)."""
+    out = []
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-export-") as tmp:
+        base = Path(workdir) if workdir else Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
+        for entries in sizes:
+            db = base / f"room-{entries}-{hours:g}h.db"
+            if not db.exists():
+                partial = db.with_suffix(".building")
+                build_big_store(partial, entries, hours)
+                partial.rename(db)
+            bare = run_child(db, Path(tmp) / f"bare-{entries}", "bare")
+            export = run_child(db, Path(tmp) / f"export-{entries}", ",".join(FORMATS), full_timeline)
+            out.append({"entries": entries, "hours": hours, "full_timeline": full_timeline,
+                        "bare": bare, "export": export})
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    import json
+    import sys
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--entries", default="10000,100000",
+                        help="comma-separated log sizes (default %(default)s; 1000000 takes minutes)")
     parser.add_argument("--hours", type=float, default=24.0)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "room.db"
-        began = time.perf_counter()
-        counts = build_big_store(db, args.entries, args.hours)
-        print(f"store: {counts['log']} log entries, {counts['points']} metric points "
-              f"({counts['metrics']} metrics), built in {time.perf_counter() - began:.1f} s")
-        for formats in [(fmt,) for fmt in FORMATS] + [FORMATS]:
-            best = math.inf
-            for _ in range(args.repeat):
-                began = time.perf_counter()
-                paths = export_room(db, Path(tmp) / "out", formats=formats, targets=TARGETS)
-                best = min(best, time.perf_counter() - began)
-            size = sum(p.stat().st_size for p in paths)
-            print(f"{'+'.join(formats):>13}: {best:6.3f} s best of {args.repeat}  ({size / 1e6:.1f} MB)")
+    parser.add_argument("--full-timeline", action="store_true", help="list every entry in md and html")
+    parser.add_argument("--keep", help="directory to keep the built rooms in, reused next time")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        db, out, formats, mode = args.child
+        print(json.dumps(_child(db, out, formats, mode == "full")))
+        return
+    sizes = tuple(int(n) for n in args.entries.split(","))
+    keep = Path(args.keep) if args.keep else None
+    for r in measure(sizes, args.full_timeline, args.hours, keep):
+        b, e = r["bare"], r["export"]
+        print(f"{r['entries']:>9,} log entries, {r['hours']:g} h of history"
+              f"{' (full timeline)' if r['full_timeline'] else ''}:", file=sys.stdout)
+        print(f"  export md+html+json: {e['wall_s']:7.2f} s, CPU {e['cpu_s']:6.2f} s, "
+              f"peak RSS {e['peak_rss_mib']:7.1f} MiB, {e['bytes'] / 1e6:6.1f} MB written")
+        print(f"  bare read + orjson:  {b['wall_s']:7.2f} s, CPU {b['cpu_s']:6.2f} s, "
+              f"peak RSS {b['peak_rss_mib']:7.1f} MiB, {b['bytes'] / 1e6:6.1f} MB written")
+        print(f"  ratio CPU {e['cpu_s'] / b['cpu_s']:.1f}x, peak RSS {e['peak_rss_mib'] / b['peak_rss_mib']:.1f}x")
 
 
 if __name__ == "__main__":

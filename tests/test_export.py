@@ -97,6 +97,7 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Path:
         s.add_log("decision", "info", "hold the e-mail until checkout is fixed", "Maya Chen", ts=T0 + 1850,
                   starred=True)
         s.add_log("source", "warning", "source web is stale: no lines for 30s", "warroom", ts=T0 + 1500)
+        s.add_log("room", "warning", "recorder: jonas@ops-2 took over from maya@ops-1", "warroom", ts=T0 + 1550)
         s.add_log("lesson", "info", "stress-test the payment provider, not only our pages", "Jonas Weber",
                   ts=T0 + 2400, starred=True)
         s.add_log("action", "info", "add a synthetic checkout probe", "Maya Chen", ts=T0 + 2500,
@@ -116,14 +117,22 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-@pytest.fixture(scope="module")
-def docs(room: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    out = tmp_path_factory.mktemp("out")
+def _docs(room: Path, out: Path, **options) -> dict[str, str]:
     paths = export_room(room, out, start=EARLY, targets=TARGETS, units={"bounce_rate": "%", "latency_ms": "ms"},
-                        now=END + 60)
+                        now=END + 60, **options)
     assert [p.name for p in paths] == [f"spring-drop-retrospective.{fmt}" for fmt in ("md", "html", "json")]
     assert sorted(os.listdir(out)) == sorted(p.name for p in paths)
     return {p.suffix[1:]: p.read_text(encoding="utf-8") for p in paths}
+
+
+@pytest.fixture(scope="module")
+def docs(room: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return _docs(room, tmp_path_factory.mktemp("out"))
+
+
+@pytest.fixture(scope="module")
+def full_docs(room: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return _docs(room, tmp_path_factory.mktemp("out"), full_timeline=True)
 
 
 @pytest.fixture(scope="module")
@@ -132,20 +141,41 @@ def entries(room: Path):
         return s.log_entries(EARLY, END)
 
 
-def test_every_log_entry_in_every_format(docs: dict[str, str], entries) -> None:
+def test_every_log_entry_in_every_format(docs: dict[str, str], full_docs: dict[str, str], entries) -> None:
     assert {e.kind for e in entries} == set(LOG_KINDS)
-    doc = json.loads(docs["json"])
-    assert doc["schema_version"] == 1
-    assert [(e["id"], e["text"], e["author"], e["starred"]) for e in doc["log"]] == [
-        (e.id, e.text, e.author, e.starred) for e in entries]
-    for e in entries:
-        assert md(e.text) in docs["md"], e.text
-        assert h(e.text) in docs["html"], e.text
+    for each in (docs, full_docs):
+        doc = json.loads(each["json"])
+        assert doc["schema_version"] == 1
+        assert [(e["id"], e["text"], e["author"], e["starred"]) for e in doc["log"]] == [
+            (e.id, e.text, e.author, e.starred) for e in entries]
+    for e in entries:  # the full timeline lists every entry
+        assert md(e.text) in full_docs["md"], e.text
+        assert h(e.text) in full_docs["html"], e.text
     starred = [e for e in entries if e.starred]
     assert len(starred) == 3
-    for e in starred:
-        assert "| ★ |" in docs["md"] and f"**{md(e.text)}**" in docs["md"]
-    assert docs["html"].count('<tr class="starred">') == len(starred)
+    for each in (docs, full_docs):
+        for e in starred:
+            assert "| ★ |" in each["md"] and f"**{md(e.text)}**" in each["md"]
+        assert each["html"].count('<tr class="starred">') == len(starred)
+
+
+def test_default_timeline_lists_notable_entries_and_counts_the_rest(docs: dict[str, str], entries) -> None:
+    from warroom.export.retro import LISTED_KINDS
+
+    listed = [e for e in entries if e.starred or e.kind in LISTED_KINDS]
+    counted = [e for e in entries if e not in listed]
+    assert {e.kind for e in counted} == {"checklist", "ticket", "source", "room"}
+    for e in listed:
+        assert md(e.text) in docs["md"] and h(e.text) in docs["html"], e.text
+    for e in counted:
+        assert md(e.text) not in docs["md"].split("## Timeline")[1].split("\n## ")[0], e.text
+    note = f"{len(listed)} of {len(entries)} entries are listed"
+    assert note in docs["md"] and note in docs["html"]
+    hourly = docs["md"].split("### Entries not listed, per hour")[1].split("\n## ")[0]
+    header, _rule, *rows = [line for line in hourly.splitlines() if line.startswith("|")]
+    assert header == "| Hour from | T | checklist | room | source | ticket | Total |"
+    assert sum(int(row.split("|")[-2].replace(",", "")) for row in rows) == len(counted)
+    assert "<h3>Entries not listed, per hour</h3>" in docs["html"]
 
 
 def test_starred_only_timeline(room: Path, tmp_path: Path) -> None:
@@ -288,10 +318,18 @@ def test_big_store_exports_all_formats(tmp_path: Path) -> None:
     assert len(doc["metrics"]) == 12
     assert sum(len(m["history"]) for m in doc["metrics"]) == counts["points"]
     assert len(doc["incidents"]) == 12
-    timeline = docs["md"].split("## Timeline")[1].split("\n## ")[0]
-    assert sum(1 for line in timeline.splitlines() if line.startswith("| ") and ":" in line[:20]) == 10_000
-    assert docs["html"].count("<tr", docs["html"].index('id="timeline"')) == 10_001  # header + rows
     assert docs["html"].count("<svg ") == 12
+    # by default the 1,000 most notable entries are listed and the other 9,000 counted per hour
+    timeline = docs["md"].split("## Timeline")[1].split("### Entries not listed")[0]
+    assert sum(1 for line in timeline.splitlines() if line.startswith("| ") and ":" in line[:20]) == 1000
+    hourly = docs["md"].split("### Entries not listed, per hour")[1].split("\n## ")[0]
+    rows = [line for line in hourly.splitlines() if line.startswith("| 20")]
+    assert len(rows) == 24 and sum(int(row.split("|")[-2].replace(",", "")) for row in rows) == 9000
+    html_timeline = docs["html"][docs["html"].index('id="timeline"'):docs["html"].index("Entries not listed")]
+    assert html_timeline.count("<tr") == 1001  # header + rows
+    (full_md,) = export_room(db, tmp_path / "full", formats=["md"], targets=BIG_TARGETS, full_timeline=True)
+    timeline = full_md.read_text(encoding="utf-8").split("## Timeline")[1].split("\n## ")[0]
+    assert sum(1 for line in timeline.splitlines() if line.startswith("| ") and ":" in line[:20]) == 10_000
 
 
 def test_chart_columns_narrower_than_the_history_interval() -> None:
@@ -303,3 +341,64 @@ def test_chart_columns_narrower_than_the_history_interval() -> None:
     columns = bucketize(gauge, T0, T0 + 3600, 240, cumulative=False)
     assert None not in columns  # held across the empty columns between points
     assert bucketize(gauge[:10] + gauge[60:], T0, T0 + 3600, 60, cumulative=False).count(None) >= 20  # a real gap
+
+
+def test_timeline_cap_keeps_starred_then_kinds_in_order(room: Path) -> None:
+    from warroom.export.retro import LISTED_KINDS, build
+
+    with RoomStore(room) as s:
+        entries = s.log_entries(EARLY, END)
+        notable = [e for e in entries if e.starred or e.kind in LISTED_KINDS]
+        for limit in (2, 5, len(notable), 1000):
+            retro = build(s, EARLY, END, timeline_limit=limit)
+            assert retro.digest is not None
+            ranked = sorted(notable, key=lambda e: (not e.starred, LISTED_KINDS.index(e.kind)
+                                                    if e.kind in LISTED_KINDS else len(LISTED_KINDS), e.ts, e.id))
+            assert retro.digest.listed == sorted(ranked[:limit], key=lambda e: (e.ts, e.id))
+            assert len(retro.digest.listed) + retro.digest.unlisted == len(retro.timeline) == len(entries)
+        two = build(s, EARLY, END, timeline_limit=2).digest
+        assert [e.text for e in two.listed] == [  # the starred decision and lesson, before the starred note
+            "hold the e-mail until checkout is fixed", "stress-test the payment provider, not only our pages"]
+        starred = build(s, EARLY, END, starred_only=True, timeline_limit=1)
+        assert len(starred.timeline) == 3 and starred.digest.unlisted == 2
+        assert build(s, EARLY, END, full_timeline=True).digest is None
+
+
+def test_export_memory_does_not_grow_with_the_log(tmp_path: Path) -> None:
+    """Peak Python allocations of an export of 12,000 log entries stay within 1 MiB of those
+    of 2,000: the log is streamed, never held (holding it costs hundreds of bytes an entry)."""
+    import tracemalloc
+
+    peaks = {}
+    for entries in (2_000, 12_000):
+        db = tmp_path / f"room-{entries}.db"
+        build_big_store(db, entries=entries, hours=1)
+        tracemalloc.start()
+        try:
+            export_room(db, tmp_path / f"out-{entries}", targets=BIG_TARGETS, full_timeline=True)
+            peaks[entries] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peaks[12_000] < peaks[2_000] + 2**20, peaks
+
+
+def test_clock_shows_the_whole_second() -> None:
+    from warroom.export.common import clock, local_dt
+
+    assert T0 + 59.9999995 < T0 + 60  # a time half a microsecond before the next second
+    assert clock(T0 + 59.9999995) == clock(T0 + 59) == local_dt(T0 + 59).strftime("%H:%M:%S")
+    assert clock(None) == "-"
+
+
+def test_json_escapes_del_and_line_separators(tmp_path: Path) -> None:
+    db = tmp_path / "room.db"
+    texts = ["plain ascii with a DEL \x7f here", "line\u2028separator"]
+    for n, text in enumerate(texts):  # the DEL alone first: a document of ASCII text only
+        with RoomStore(db) as s:
+            s.add_log("note", "info", text, "Ana", ts=T0 + n)
+        (path,) = export_room(db, tmp_path, formats=["json"])
+        document = path.read_text(encoding="utf-8")
+        assert "\x7f" not in document and "\u2028" not in document
+        assert "\\u007f" in document
+        assert [e["text"] for e in json.loads(document)["log"]] == texts[:n + 1]
+    assert "\\u2028" in document

@@ -6,6 +6,13 @@ once per record, and the points of a batch are pre-aggregated per (metric, secon
 before they reach the metric rings, so a burst of a thousand records in one second costs
 one ring update per metric, not a thousand.
 
+A launch can define hundreds of metrics, most of them filtered on the same field
+(`kind = "order"`, `query = "checkout"`). Testing every filter against every record would
+make the cost per record grow with the number of metrics, so metrics are indexed by one of
+their equality conditions: a batch is bucketed once per indexed field by the record's value,
+and a metric only sees the records of its own bucket. Metrics without an equality condition
+are tested against every record, as before.
+
 A record that cannot be used (a timestamp from the far future, a non-numeric value for a
 `sum` metric) is counted per source in `rejects`, never raised: one bad line in a log must
 not stop a launch-day dashboard.
@@ -19,9 +26,10 @@ built (RecursionError) and would say nothing on screen anyway.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -225,8 +233,10 @@ def _compile_op(field: str, op: str, arg: Any) -> Predicate:
             "lte": lambda v: v <= bound,
         }[op]
 
+        plain = "." not in field
+
         def ordered(record: Record) -> bool:
-            value = get(record)
+            value = record.get(field) if plain else get(record)  # no getter call for a plain name
             if type(value) is int and -EXACT_INT <= value <= EXACT_INT:
                 return compare(value)  # what to_number would answer, without the call
             value = to_number(value)
@@ -271,7 +281,7 @@ def _getter(field: str) -> Callable[[Record], Any]:
 
 
 class _CompiledMetric:
-    __slots__ = ("name", "kind", "matches", "where_key", "value_of", "split_by")
+    __slots__ = ("name", "kind", "matches", "where_key", "value_of", "value_field", "split_by", "equalities")
 
     def __init__(self, config: MetricConfig) -> None:
         self.name = config.name
@@ -281,7 +291,136 @@ class _CompiledMetric:
         # Metrics with the same filter (visits, and visits split by channel) share one pass.
         self.where_key = repr(config.where)
         self.value_of = _getter(config.field) if config.field else None
+        # A plain field name is read with record.get in the fold loop, without a getter call.
+        self.value_field = config.field if config.field and "." not in config.field else None
         self.split_by = config.split_by
+        self.equalities = equality_conditions(config.where)
+
+
+# --------------------------------------------------------------------------- filter index
+
+
+def equality_conditions(where: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """The conditions of a `where` that only a record with one of some strings in a field
+    can pass: field -> those strings (`kind = "order"`, `kind = ["order", "refund"]`,
+    `kind = { eq = "order" }`, `kind = { in = [...] }`). A number or a bool in the condition
+    is left out: "500" matches 500 and " 5e2" too, which no key lookup reproduces."""
+    found: dict[str, frozenset[str]] = {}
+    for field, cond in where.items():
+        options: list[Any] | None = None
+        if isinstance(cond, str):
+            options = [cond]
+        elif isinstance(cond, list):
+            options = cond
+        elif isinstance(cond, dict):
+            if "eq" in cond:
+                options = [cond["eq"]]
+            elif "in" in cond:
+                arg = cond["in"]
+                options = list(arg) if isinstance(arg, (list, tuple)) else [arg]
+        if options is not None and all(isinstance(o, str) for o in options):
+            found[field] = frozenset(options)
+    return found
+
+
+def index_key(value: Any) -> str | None:
+    """The string a field's value equals for a string equality filter (see `_equals`): the
+    string itself, the text of a number (500 matches "500"), None for anything else."""
+    if type(value) is str:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return str(value)
+        except ValueError:  # an int of more than 4,300 digits
+            return None
+    return None
+
+
+class _FieldIndex:
+    """The metrics indexed on one field, by the strings their condition accepts."""
+
+    __slots__ = ("get", "by_key", "metrics", "exact", "_field")
+
+    def __init__(self, field: str) -> None:
+        self.get = _getter(field)
+        self.by_key: dict[str, list[_CompiledMetric]] = {}
+        self.metrics: list[_CompiledMetric] = []
+        # Metrics whose whole filter is this one condition: their bucket is their selection.
+        self.exact: set[str] = set()
+        self._field = field
+
+    def add(self, metric: _CompiledMetric, where: dict[str, Any]) -> None:
+        self.metrics.append(metric)
+        for key in metric.equalities[self._field]:
+            self.by_key.setdefault(key, []).append(metric)
+        condition = where[self._field]
+        if len(where) == 1 and (not isinstance(condition, dict) or len(condition) == 1):
+            self.exact.add(metric.name)
+
+    def bucket(self, records: list[Record]) -> dict[str, list[int]]:
+        """Positions of the batch's records by the indexed key they carry (wanted keys only)."""
+        get, wanted = self.get, self.by_key
+        buckets: dict[str, list[int]] = {}
+        for i, record in enumerate(records):
+            value = get(record)
+            key = value if type(value) is str else index_key(value)
+            if key in wanted:
+                positions = buckets.get(key)  # type: ignore[arg-type]
+                if positions is None:
+                    buckets[key] = [i]  # type: ignore[index]
+                else:
+                    positions.append(i)
+        return buckets
+
+    def positions(self, metric: _CompiledMetric, buckets: dict[str, list[int]]) -> list[int]:
+        """The batch positions a metric can match, in batch order."""
+        found = [buckets[key] for key in metric.equalities[self._field] if key in buckets]
+        if len(found) <= 1:
+            return found[0] if found else []
+        return sorted(itertools.chain.from_iterable(found))
+
+
+class _Plan:
+    """Which metrics a source's records go to: `always` are tested against every record,
+    `indexed` only get the records their equality condition can accept."""
+
+    __slots__ = ("always", "indexed")
+
+    def __init__(self, metrics: list[tuple[_CompiledMetric, MetricConfig]], use_index: bool) -> None:
+        self.always: list[_CompiledMetric] = []
+        self.indexed: dict[str, _FieldIndex] = {}
+        # A metric is indexed on its equality field that most metrics share: fewer passes.
+        popularity = Counter(f for m, _ in metrics for f in m.equalities)
+        for metric, config in metrics:
+            if not use_index or not metric.equalities:
+                self.always.append(metric)
+                continue
+            field = max(metric.equalities, key=lambda f: popularity[f])
+            index = self.indexed.get(field)
+            if index is None:
+                index = self.indexed[field] = _FieldIndex(field)
+            index.add(metric, config.where)
+
+
+def _select(matches: Predicate, records: list[Record], times: list[float],
+            positions: Iterable[int] | None = None) -> tuple[list[Record], list[float]]:
+    """The records (at `positions`, default all) that pass `matches`, with their times, in
+    batch order."""
+    chosen: list[Record] = []
+    chosen_times: list[float] = []
+    keep, keep_time = chosen.append, chosen_times.append
+    if positions is None:
+        for record, ts in zip(records, times):
+            if matches(record):
+                keep(record)
+                keep_time(ts)
+    else:
+        for i in positions:
+            record = records[i]
+            if matches(record):
+                keep(record)
+                keep_time(times[i])
+    return chosen, chosen_times
 
 
 class Pipeline:
@@ -292,29 +431,34 @@ class Pipeline:
         config: Config,
         metrics: MetricsStore,
         on_tickets: Callable[[str, list[Record]], None] | None = None,
+        *,
+        index_filters: bool = True,
     ) -> None:
+        """`index_filters=False` tests every metric's filter against every record: the
+        plain path the index is compared with in tests and benchmarks."""
         self.metrics = metrics
         self.on_tickets = on_tickets
+        self.index_filters = index_filters
         self.time_fields = {s.name: s.time_field for s in config.sources}
-        compiled = [_CompiledMetric(m) for m in config.metrics]
-        self._for_all = [c for c, m in zip(compiled, config.metrics) if m.source is None]
-        self._by_source: dict[str, list[_CompiledMetric]] = defaultdict(list)
-        for c, m in zip(compiled, config.metrics):
-            if m.source is not None:
-                self._by_source[m.source].append(c)
+        compiled = [(_CompiledMetric(m), m) for m in config.metrics]
+        self._for_all = [pair for pair in compiled if pair[1].source is None]
+        self._by_source: dict[str, list[tuple[_CompiledMetric, MetricConfig]]] = defaultdict(list)
+        for pair in compiled:
+            if pair[1].source is not None:
+                self._by_source[pair[1].source].append(pair)
         tickets = config.tickets
         self._ticket_source = tickets.source
         self._is_ticket = compile_where(tickets.where)
         self.rejects: dict[str, Counter[str]] = defaultdict(Counter)
         self.records_in: Counter[str] = Counter()
-        self._metrics_of: dict[str, list[_CompiledMetric]] = {}
+        self._plans: dict[str, _Plan] = {}
 
-    def _metrics_for(self, source: str) -> list[_CompiledMetric]:
-        metrics = self._metrics_of.get(source)
-        if metrics is None:
-            specific = self._by_source.get(source)
-            metrics = self._metrics_of[source] = specific + self._for_all if specific else self._for_all
-        return metrics
+    def _plan_for(self, source: str) -> _Plan:
+        plan = self._plans.get(source)
+        if plan is None:
+            metrics = self._by_source.get(source, []) + self._for_all
+            plan = self._plans[source] = _Plan(metrics, self.index_filters)
+        return plan
 
     def ingest(self, source: str, records: list[Record], arrival: float) -> None:
         """Fold one batch; `arrival` is the clock's time when the batch was received.
@@ -341,7 +485,13 @@ class Pipeline:
                     rejects: Counter[str]) -> None:
         """What _ingest_many does for a batch of one record, without its group tables."""
         add = self.metrics.add
-        for metric in self._metrics_for(source):
+        plan = self._plan_for(source)
+        candidates = plan.always
+        for index in plan.indexed.values():
+            hits = index.by_key.get(index_key(index.get(record)))  # type: ignore[arg-type]
+            if hits:
+                candidates = candidates + hits
+        for metric in candidates:
             matches = metric.matches
             if matches is not None and not matches(record):
                 continue
@@ -363,30 +513,49 @@ class Pipeline:
 
     def _ingest_many(self, source: str, records: list[Record], times: list[float], arrival: float,
                      rejects: Counter[str]) -> None:
-        add = self.metrics.add
+        plan = self._plan_for(source)
+        # Records chosen per filter: metrics with the same filter share one selection.
         selected: dict[str, tuple[list[Record], list[float]]] = {}
-        for metric in self._metrics_for(source):
-            name = metric.name
+        for metric in plan.always:
             matches = metric.matches
             if matches is None:
                 chosen, chosen_times = records, times
             elif (hit := selected.get(metric.where_key)) is not None:
                 chosen, chosen_times = hit
             else:
-                chosen, chosen_times = [], []
-                keep, keep_time = chosen.append, chosen_times.append
-                for record, ts in zip(records, times):
-                    if matches(record):
-                        keep(record)
-                        keep_time(ts)
+                chosen, chosen_times = _select(matches, records, times)
                 selected[metric.where_key] = (chosen, chosen_times)
-            if metric.value_of is None and metric.split_by is None:
-                for second, (count, ts) in self._counts(chosen_times).items():
-                    add(name, ts, float(count), count, 1.0, None, now=arrival)
-            else:
-                groups = self._groups(metric, chosen, chosen_times, rejects)
-                for (_second, label), (total, count, last, ts) in groups.items():
-                    add(name, ts, total, int(count), last, label, now=arrival)
+            self._fold(metric, chosen, chosen_times, arrival, rejects)
+        for index in plan.indexed.values():
+            buckets = index.bucket(records)
+            if not buckets:
+                continue
+            for metric in index.metrics:
+                hit = selected.get(metric.where_key)
+                if hit is None:
+                    positions = index.positions(metric, buckets)
+                    if not positions:
+                        continue
+                    if metric.name in index.exact:
+                        hit = [records[i] for i in positions], [times[i] for i in positions]
+                    else:
+                        hit = _select(metric.matches, records, times, positions)  # type: ignore[arg-type]
+                    selected[metric.where_key] = hit
+                self._fold(metric, *hit, arrival, rejects)
+
+    def _fold(self, metric: _CompiledMetric, records: list[Record], times: list[float],
+              arrival: float, rejects: Counter[str]) -> None:
+        """Add a metric's matching records of a batch, grouped per second (and label)."""
+        if not times:
+            return
+        add, name = self.metrics.add, metric.name
+        if metric.value_of is None and metric.split_by is None:
+            for second, (count, ts) in self._counts(times).items():
+                add(name, ts, float(count), count, 1.0, None, now=arrival)
+        else:
+            groups = self._groups(metric, records, times, rejects)
+            for (_second, label), (total, count, last, ts) in groups.items():
+                add(name, ts, total, int(count), last, label, now=arrival)
 
     @staticmethod
     def _times(records: list[Record], time_field: str, arrival: float,
@@ -441,14 +610,14 @@ class Pipeline:
         """Any other metric over its matching records: (second, label) -> [total, count,
         last value, its time]."""
         groups: dict[tuple[int, str | None], list[float]] = {}
-        value_of, split_by = metric.value_of, metric.split_by
+        value_of, value_field, split_by = metric.value_of, metric.value_field, metric.split_by
         label: str | None = None
         bad_values = bad_labels = 0
         for record, ts in zip(records, times):
             if value_of is None:
                 value = 1.0
             else:
-                raw = value_of(record)
+                raw = record.get(value_field) if value_field is not None else value_of(record)
                 if type(raw) is float and -MAX_VALUE <= raw <= MAX_VALUE:
                     value = raw  # to_number's answer, inlined
                 else:

@@ -9,12 +9,13 @@ the files: no Textual.
                         targets=[("orders", 250, "orders"), ("revenue", 15000, "revenue")])
 
 Layout: `retro.py` builds one `Retrospective` from the store; `markdown.py`, `html.py` and
-`jsondoc.py` each turn it into a document; this module picks the paths and writes them.
+`jsondoc.py` each turn it into a document, in chunks; this module picks the paths and writes
+them.
 
-Every document is rendered in memory before anything is written, and each file is written
-atomically (a temporary file in the same directory, flushed and fsynced, then renamed over
-the target), so a failure leaves either the previous file or none: never half a document,
-never a stray temporary file.
+A room can hold a million log entries, so no document is held whole: each is written, chunk
+by chunk as the log is read, into a temporary file beside its target. Only when every
+document is complete and fsynced are they renamed over their targets, so a failure leaves
+either the previous files or none: never half a document, never a stray temporary file.
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ from warroom.export.retro import Retrospective, Target, build
 from warroom.store import RoomStore
 
 __all__ = [
-    "FORMATS", "Retrospective", "Target", "build", "export_room", "export_store", "options_from_config", "render",
-    "write_atomic",
+    "FORMATS", "Retrospective", "Target", "build", "export_room", "export_store", "options_from_config",
+    "render", "write_atomic", "write_documents",
 ]
 
-RENDERERS: dict[str, Callable[[Retrospective], str]] = {
-    "md": markdown.render,
-    "html": html_doc.render,
-    "json": jsondoc.render,
+RENDERERS: dict[str, Callable[[Retrospective], Iterable[str]]] = {
+    "md": markdown.chunks,
+    "html": html_doc.chunks,
+    "json": jsondoc.chunks,
 }
 FORMATS = tuple(RENDERERS)
 SUFFIXES = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
@@ -63,14 +64,14 @@ def render(retro: Retrospective, fmt: str) -> str:
         renderer = RENDERERS[fmt]
     except KeyError:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}") from None
-    return renderer(retro)
+    return "".join(renderer(retro))
 
 
 def export_room(db_path: str | os.PathLike[str], out_dir_or_file: str | os.PathLike[str],
                 formats: Iterable[str] = FORMATS, start: float | None = None, end: float | None = None,
                 starred_only: bool = False, targets: Iterable[Target | Sequence] | None = None, *,
                 labels: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
-                now: float | None = None) -> list[Path]:
+                now: float | None = None, full_timeline: bool = False) -> list[Path]:
     """Write the retrospective of the room database `db_path`; returns the paths written.
 
     - `out_dir_or_file`: a directory (created if missing; files are named
@@ -82,6 +83,9 @@ def export_room(db_path: str | os.PathLike[str], out_dir_or_file: str | os.PathL
     - `start`, `end`: UTC epoch seconds; default from the launch time (else the first log
       entry) to the last log entry or metric point.
     - `starred_only`: the timeline lists only starred entries (other sections are whole).
+    - `full_timeline`: Markdown and HTML list every entry of the timeline; by default they
+      list the notable ones (starred, then launch, decisions, lessons, actions, alerts and
+      notes, at most 1,000) and count the others per hour and kind. JSON lists every entry.
     - `targets`: goals from the config, as Target or (metric, value[, label]) tuples; the
       actual figure is the metric's last history value at or before the end.
     - `labels`, `units`: metric name -> display label / unit ("%", "ms") from the config.
@@ -101,26 +105,25 @@ def export_room(db_path: str | os.PathLike[str], out_dir_or_file: str | os.PathL
         raise FileNotFoundError(f"{db}: no room database there")
     with RoomStore(db) as store:
         return export_store(store, out_dir_or_file, wanted, start, end, starred_only, targets=targets,
-                            labels=labels, units=units, now=now)
+                            labels=labels, units=units, now=now, full_timeline=full_timeline)
 
 
 def export_store(store: RoomStore, out_dir_or_file: str | os.PathLike[str],
                  formats: Sequence[str] = FORMATS, start: float | None = None, end: float | None = None,
-                 starred_only: bool = False, *, targets: Sequence[Target | tuple] = (),
+                 starred_only: bool = False, *, targets: Iterable[Target | Sequence] | None = None,
                  labels: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
-                 now: float | None = None) -> list[Path]:
-    """`export_room` on a room already open (a dashboard's door runs it on its reader)."""
+                 now: float | None = None, full_timeline: bool = False) -> list[Path]:
+    """`export_room` on a room already open; the log is read from it while the files are
+    written, so it must stay open until this returns."""
     wanted = list(dict.fromkeys(formats))
     for fmt in wanted:
         if fmt not in RENDERERS:
             raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     retro = build(store, start, end, starred_only=starred_only, targets=targets,
-                  labels=labels, units=units, now=now)
+                  labels=labels, units=units, now=now, full_timeline=full_timeline)
     paths = output_paths(out_dir_or_file, retro.launch_name, wanted)
-    documents = [(paths[fmt], render(retro, fmt)) for fmt in wanted]
-    for path, text in documents:
-        write_atomic(path, text)
-    return [path for path, _ in documents]
+    write_documents([(paths[fmt], RENDERERS[fmt](retro)) for fmt in wanted])
+    return [paths[fmt] for fmt in wanted]
 
 
 def output_paths(out: str | os.PathLike[str], launch_name: str, formats: Sequence[str]) -> dict[str, Path]:
@@ -141,21 +144,42 @@ def slug(name: str) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text` (UTF-8) in one step: temp file, fsync, rename, fsync dir."""
-    directory = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    write_documents([(path, [text])])
+
+
+def write_documents(documents: Sequence[tuple[Path, Iterable[str]]]) -> None:
+    """Write each document's chunks (UTF-8) to a temporary file beside its path; once all
+    are complete and fsynced, rename each over its path and fsync the directories. On any
+    failure every temporary file is removed and no target is touched."""
+    written: list[tuple[str, Path]] = []
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give it an ordinary file's mode
-        os.replace(tmp, path)
+        for path, chunks in documents:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            written.append((tmp, path))
+            _write_chunks(fd, chunks)
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give it an ordinary file's mode
+        for tmp, path in written:
+            os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        for tmp, _ in written:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass  # renamed already, or never created
         raise
+    for directory in dict.fromkeys(path.parent for _, path in written):
+        _fsync_directory(directory)
+
+
+def _write_chunks(fd: int, chunks: Iterable[str]) -> None:
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+        for chunk in chunks:
+            f.write(chunk)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_directory(directory: Path) -> None:
     try:
         dir_fd = os.open(directory, os.O_RDONLY)
     except OSError:

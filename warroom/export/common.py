@@ -12,14 +12,16 @@ import bisect
 import itertools
 import math
 import re
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from warroom.export.retro import LISTED_KINDS
 from warroom.format import compact, percent
 from warroom.textsafe import clean
 
 if TYPE_CHECKING:
-    from warroom.export.retro import MetricSummary
+    from warroom.export.retro import MetricSummary, Retrospective, TimelineDigest
 
 NO_VALUE = "-"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~&])")
@@ -53,10 +55,12 @@ def when(ts: float | None) -> str:
 
 
 def clock(ts: float | None) -> str:
-    """Local time of day, HH:MM:SS."""
+    """Local time of day, HH:MM:SS (of the whole second: a time is never rounded up)."""
     if ts is None:
         return NO_VALUE
-    return local_dt(ts).strftime("%H:%M:%S")
+    # time.localtime is a few times cheaper than a datetime, and a long timeline calls this
+    # once a row.
+    return time.strftime("%H:%M:%S", time.localtime(math.floor(ts)))
 
 
 def hms(seconds: float | None) -> str:
@@ -145,3 +149,11 @@ def _rates(points: list[tuple[float, float]], start: float, span: float, width: 
 
 def chart_title(summary: MetricSummary) -> str:
     return f"{summary.label} per minute" if summary.cumulative else summary.label
+
+
+def listing_note(r: Retrospective, digest: TimelineDigest) -> str:
+    """Why the timeline does not list every entry, and where they all are (plain text)."""
+    return (f"{len(digest.listed):,} of {len(r.timeline):,} entries are listed (starred first, then "
+            f"{', '.join(LISTED_KINDS[:-1])} and {LISTED_KINDS[-1]} entries; at most {digest.limit:,}). "
+            f"The other {digest.unlisted:,} are counted per hour below; the JSON export, and an "
+            "export with the full timeline, list every entry.")

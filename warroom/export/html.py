@@ -8,6 +8,8 @@ drop, tables and charts kept whole across pages. Every piece of source text goes
 from __future__ import annotations
 
 import html
+import itertools
+from collections.abc import Iterator
 
 from warroom.export.common import (
     bucketize,
@@ -15,18 +17,20 @@ from warroom.export.common import (
     clock,
     fraction,
     hms,
+    listing_note,
     number,
     offset,
     safe,
     when,
 )
-from warroom.export.retro import MetricSummary, Retrospective
+from warroom.export.retro import MetricSummary, Retrospective, TimelineDigest
 from warroom.model import format_duration
 
 SVG_W, SVG_H = 600, 170
 PAD_L, PAD_R, PAD_T, PAD_B = 62, 10, 12, 28
 SVG_COLUMNS = 200
 TICKS = 4
+CHUNK_PIECES = 1000  # table rows per piece handed to the writer
 
 CSS = """
 :root { color-scheme: light; }
@@ -72,30 +76,36 @@ def h(text: object) -> str:
 
 
 def render(retro: Retrospective) -> str:
-    parts = [
+    return "".join(chunks(retro))
+
+
+def chunks(retro: Retrospective) -> Iterator[str]:
+    """The document in pieces: one per section, long sections in batches of rows."""
+    yield "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Retrospective: {h(retro.launch_name)}</title>",
         f"<style>{CSS}</style></head><body>",
-    ]
+    ]) + "\n"
     for section in (_summary, _goals, _key_metrics, _charts, _incidents, _support,
                     _checklist, _timeline, _lessons, _questions):
-        parts.append(section(retro))
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+        part = section(retro)
+        if isinstance(part, str):
+            yield part + "\n"
+        else:
+            while batch := list(itertools.islice(part, CHUNK_PIECES)):
+                yield "".join(batch)
+            yield "\n"
+    yield "</body></html>\n"
 
 
-def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozenset(),  # type: ignore[assignment]
-           row_class: list[str] | None = None) -> str:
+def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:  # type: ignore[assignment]
     """Cells are HTML already (escaped by the caller)."""
     head = "".join(f'<th class="num">{c}</th>' if i in numeric else f"<th>{c}</th>" for i, c in enumerate(header))
-    body = []
-    for n, row in enumerate(rows):
-        cls = f' class="{row_class[n]}"' if row_class and row_class[n] else ""
-        cells = "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row))
-        body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    body = "".join("<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
+                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _summary(r: Retrospective) -> str:
@@ -109,7 +119,7 @@ def _summary(r: Retrospective) -> str:
         ("Operators", ", ".join(h(o) for o in r.operators) or "none recorded"),
         ("Alerts fired", str(len(r.incidents))),
         ("Tickets", f"{r.support.figures.total} ({len(r.support.breaches)} SLA breaches)"),
-        ("Log entries", f"{len(r.timeline)}{' (starred only)' if r.starred_only else ''}"),
+        ("Log entries", f"{len(r.timeline):,}{' (starred only)' if r.starred_only else ''}"),
     ]
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items)
     return (f"<h1>Retrospective: {h(r.launch_name)}</h1>"
@@ -250,31 +260,51 @@ def _checklist(r: Retrospective) -> str:
             + _table(["Phase", "Item", "Owner", "Due", "Done", "By", "Status"], rows) + "</section>")
 
 
-def _timeline(r: Retrospective) -> str:
+def _timeline(r: Retrospective) -> Iterator[str]:
     title = "Timeline (starred entries)" if r.starred_only else "Timeline"
     if not r.timeline:
-        return f'<section id="timeline"><h2>{title}</h2><p>No log entries in this range.</p></section>'
-    rows, classes = [], []
-    for e in r.timeline:
-        rows.append(["★" if e.starred else "", clock(e.ts), offset(e.ts, r.launch_at), h(e.kind),
-                     h(e.severity), h(e.author), h(e.text)])
-        classes.append("starred" if e.starred else "")
-    note = "" if r.starred_only else '<p class="muted">Starred entries are highlighted.</p>'
-    table = _table(["", "Time", "T", "Kind", "Severity", "Author", "Text"], rows, row_class=classes)
-    table = table.replace("<table>", '<table class="timeline">', 1)
-    return f'<section id="timeline"><h2>{title}</h2>{note}{table}</section>'
+        yield f'<section id="timeline"><h2>{title}</h2><p>No log entries in this range.</p></section>'
+        return
+    yield f'<section id="timeline"><h2>{title}</h2>'
+    if not r.starred_only:
+        yield '<p class="muted">Starred entries are highlighted.</p>'
+    digest = r.digest
+    if digest is not None and digest.unlisted:
+        yield f"<p>{listing_note(r, digest)}</p>"
+    yield ('<table class="timeline"><thead><tr><th></th><th>Time</th><th>T</th><th>Kind</th>'
+           "<th>Severity</th><th>Author</th><th>Text</th></tr></thead><tbody>")
+    starred = ' class="starred"'
+    for e in r.timeline if digest is None else digest.listed:
+        yield (f"<tr{starred if e.starred else ''}><td>{'★' if e.starred else ''}</td>"
+               f"<td>{clock(e.ts)}</td><td>{offset(e.ts, r.launch_at)}</td><td>{h(e.kind)}</td>"
+               f"<td>{h(e.severity)}</td><td>{h(e.author)}</td><td>{h(e.text)}</td></tr>")
+    yield "</tbody></table>"
+    if digest is not None and digest.unlisted:
+        yield "<h3>Entries not listed, per hour</h3>" + _hourly(r, digest)
+    yield "</section>"
 
 
-def _lessons(r: Retrospective) -> str:
-    lessons = "".join(f'<li>{h(e.text)} <span class="muted">({h(e.author)}, {clock(e.ts)})</span></li>'
-                      for e in r.lessons) or "<li>None recorded.</li>"
+def _hourly(r: Retrospective, digest: TimelineDigest) -> str:
+    kinds, hours = digest.by_hour()
+    rows = [[when(hour)[:16], offset(hour, r.launch_at), *(f"{row[k]:,}" if k in row else "" for k in kinds),
+             f"{sum(row.values()):,}"] for hour, row in hours.items()]
+    return _table(["Hour from", "T", *map(h, kinds), "Total"], rows, set(range(2, len(kinds) + 3)))
+
+
+def _lessons(r: Retrospective) -> Iterator[str]:
     nobody = '<span class="bad">none</span>'
-    actions = "".join(
-        f'<li>{h(e.text)} <span class="muted">(owner:</span> {h(e.owner) if e.owner else nobody}'
-        f'<span class="muted">; raised by {h(e.author)}, {clock(e.ts)})</span></li>'
-        for e in r.actions) or "<li>None recorded.</li>"
-    return (f'<section id="lessons"><h2>Lessons and action items</h2><h3>Lessons</h3><ul>{lessons}</ul>'
-            f"<h3>Action items</h3><ul>{actions}</ul></section>")
+    yield '<section id="lessons"><h2>Lessons and action items</h2><h3>Lessons</h3><ul>'
+    yield from (f'<li>{h(e.text)} <span class="muted">({h(e.author)}, {clock(e.ts)})</span></li>'
+                for e in r.lessons)
+    if not r.lessons:
+        yield "<li>None recorded.</li>"
+    yield "</ul><h3>Action items</h3><ul>"
+    yield from (f'<li>{h(e.text)} <span class="muted">(owner:</span> {h(e.owner) if e.owner else nobody}'
+                f'<span class="muted">; raised by {h(e.author)}, {clock(e.ts)})</span></li>'
+                for e in r.actions)
+    if not r.actions:
+        yield "<li>None recorded.</li>"
+    yield "</ul></section>"
 
 
 def _questions(r: Retrospective) -> str:

@@ -7,24 +7,59 @@ control character reaches the file raw while non-ASCII text stays readable.
 
 Layout (schema_version 1): times are UTC epoch seconds, durations seconds, metric history
 `[[ts, value], ...]`. Keys are only ever added within a schema version.
+
+The document is written as it is made (`chunks`): one top-level key a line, and the log,
+lessons and actions one entry a line, read from the store in batches and encoded with
+orjson, in flat memory.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
-from warroom.export.retro import Retrospective
+import orjson
+
+from warroom.export.retro import LogSelection, Retrospective
 
 SCHEMA_VERSION = 1
+ENTRIES_PER_CHUNK = 1000
 _RAW_CONTROLS = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 
 def render(retro: Retrospective) -> str:
-    text = json.dumps(document(retro), ensure_ascii=False, indent=1, allow_nan=False)
-    return _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+    return "".join(chunks(retro))
+
+
+def chunks(retro: Retrospective) -> Iterator[str]:
+    """The document in pieces: each small section whole, each log list in batches."""
+    sections = list(document(retro).items())
+    yield "{\n"
+    for n, (key, value) in enumerate(sections):
+        end = ",\n" if n < len(sections) - 1 else "\n"
+        if isinstance(value, LogSelection):
+            yield f" {json.dumps(key)}: ["
+            entries = iter(value)
+            first = True
+            while batch := list(itertools.islice(entries, ENTRIES_PER_CHUNK)):
+                text = b",\n  ".join(map(orjson.dumps, batch)).decode()
+                yield ("\n  " if first else ",\n  ") + _inert(text)
+                first = False
+            yield ("\n ]" if not first else "]") + end
+        else:
+            yield f" {json.dumps(key)}: " + _inert(json.dumps(value, ensure_ascii=False, allow_nan=False)) + end
+    yield "}\n"
+
+
+def _inert(text: str) -> str:
+    """DEL, C1 controls and the line separators escaped (JSON encoders leave them raw)."""
+    if text.isascii() and "\x7f" not in text:  # the usual case, checked at C speed
+        return text
+    return _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _plain(obj: Any) -> Any:
@@ -32,7 +67,7 @@ def _plain(obj: Any) -> Any:
 
 
 def document(r: Retrospective) -> dict[str, Any]:
-    """The JSON document as Python data."""
+    """The JSON document as Python data, the log lists still to be read (LogSelections)."""
     s = r.support
     return {
         "schema_version": SCHEMA_VERSION,
@@ -64,8 +99,8 @@ def document(r: Retrospective) -> dict[str, Any]:
             "tickets": [_plain(t) for t in s.tickets],
         },
         "checklist": [{**_plain(c.item), "due_at": c.due_at, "status": c.status} for c in r.checklist],
-        "log": [_plain(e) for e in r.timeline],
-        "lessons": [_plain(e) for e in r.lessons],
-        "actions": [_plain(e) for e in r.actions],
+        "log": r.timeline,
+        "lessons": r.lessons,
+        "actions": r.actions,
         "questions": list(r.questions),
     }

@@ -3,9 +3,14 @@
 Readable raw in a terminal and rendered on any forge. Charts are text (block-character
 sparklines with a time axis) inside code blocks, so they survive every viewer; alert periods
 are marked on one line per alert under each chart. Source text is escaped with `md`.
+
+The document is made in chunks (`chunks`) so that a timeline of a million entries is written
+as it is read, never held whole.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
 
 from warroom.export.common import (
     bucketize,
@@ -14,33 +19,48 @@ from warroom.export.common import (
     code_safe,
     fraction,
     hms,
+    listing_note,
     md,
     number,
     offset,
     when,
 )
-from warroom.export.retro import MetricSummary, Retrospective
+from warroom.export.retro import MetricSummary, Retrospective, TimelineDigest
 from warroom.format import sparkline
 from warroom.model import format_duration
 
 CHART_WIDTH = 60
 CHART_HEIGHT = 3
 AXIS_EVERY = 15  # columns between time labels
+CHUNK_LINES = 2000  # lines per piece handed to the writer
 
 
 def render(retro: Retrospective) -> str:
-    out: list[str] = []
-    for section in (_summary, _goals, _key_metrics, _charts, _incidents, _support,
-                    _checklist, _timeline, _lessons, _questions):
-        out.extend(section(retro))
-        out.append("")
-    return "\n".join(out).rstrip("\n") + "\n"
+    return "".join(chunks(retro))
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines.extend("| " + " | ".join(cell or " " for cell in row) + " |" for row in rows)
-    return lines
+def chunks(retro: Retrospective) -> Iterator[str]:
+    """The document in pieces of about CHUNK_LINES lines; sections apart by a blank line."""
+    sections = (_summary, _goals, _key_metrics, _charts, _incidents, _support,
+                _checklist, _timeline, _lessons, _questions)
+    buffer: list[str] = []
+    for n, section in enumerate(sections):
+        if n:
+            buffer.append("")
+        for line in section(retro):
+            buffer.append(line)
+            if len(buffer) >= CHUNK_LINES:
+                yield "\n".join(buffer) + "\n"
+                buffer.clear()
+    if buffer:
+        yield "\n".join(buffer) + "\n"
+
+
+def _table(header: list[str], rows: Iterable[list[str]]) -> Iterator[str]:
+    yield "| " + " | ".join(header) + " |"
+    yield "|" + "|".join("---" for _ in header) + "|"
+    for row in rows:
+        yield "| " + " | ".join(cell or " " for cell in row) + " |"
 
 
 def _summary(r: Retrospective) -> list[str]:
@@ -52,7 +72,7 @@ def _summary(r: Retrospective) -> list[str]:
         f"- **Launch:** {launch}",
         f"- **Range:** {when(r.start)} to {when(r.end)} ({format_duration(r.duration)}, {hms(r.duration)})",
         f"- **Operators:** {', '.join(md(o) for o in r.operators) or 'none recorded'}",
-        (f"- **Log entries:** {len(r.timeline)}{' (starred only)' if r.starred_only else ''}; "
+        (f"- **Log entries:** {len(r.timeline):,}{' (starred only)' if r.starred_only else ''}; "
         f"**alerts fired:** {len(r.incidents)}; **tickets:** {r.support.figures.total}; "
         f"**SLA breaches:** {len(r.support.breaches)}"),
         f"- Generated {when(r.generated_at)}. Times are local; T+ is time since launch.",
@@ -68,7 +88,7 @@ def _goals(r: Retrospective) -> list[str]:
              (f"{clock(g.reached_at)} ({offset(g.reached_at, r.launch_at)})".replace(" ()", "")
               if g.reached_at is not None else "not reached"),
              "yes" if g.met else "**no**"] for g in r.goals]
-    return out + _table(["Goal", "Target", "Actual", "% of target", "Reached at", "Met"], rows)
+    return [*out, *_table(["Goal", "Target", "Actual", "% of target", "Reached at", "Met"], rows)]
 
 
 def _key_metrics(r: Retrospective) -> list[str]:
@@ -80,7 +100,7 @@ def _key_metrics(r: Retrospective) -> list[str]:
         rate = (f"{number(m.peak_rate)}/min at {clock(m.peak_rate_at)}" if m.peak_rate is not None else "")
         rows.append([md(m.label), number(m.final, m.unit), f"{number(m.peak, m.unit)} at {clock(m.peak_at)}"
                      if m.peak is not None else "-", rate, "running total" if m.cumulative else "value"])
-    return out + _table(["Metric", "Final", "Peak", "Peak rate", "Kind"], rows)
+    return [*out, *_table(["Metric", "Final", "Peak", "Peak rate", "Kind"], rows)]
 
 
 def chart_lines(r: Retrospective, m: MetricSummary, width: int = CHART_WIDTH) -> list[str]:
@@ -156,9 +176,9 @@ def _support(r: Retrospective) -> list[str]:
            (f"- SLA breaches: {len(s.breaches)} ({f.respond_breaches} first response, "
            f"{f.resolve_breaches} resolution)"), ""]
     if s.by_category:
-        out += _table(["Category", "Tickets"], [[md(c), str(n)] for c, n in s.by_category]) + [""]
+        out += [*_table(["Category", "Tickets"], [[md(c), str(n)] for c, n in s.by_category]), ""]
     if s.by_priority:
-        out += _table(["Priority", "Tickets"], [[p, str(n)] for p, n in s.by_priority]) + [""]
+        out += [*_table(["Priority", "Tickets"], [[p, str(n)] for p, n in s.by_priority]), ""]
     if s.breaches:
         out += _table(["Ticket", "Priority", "Missed", "Due", "Subject"],
                       [[md(b.ticket_id), b.priority, "first response" if b.kind == "respond" else "resolution",
@@ -173,31 +193,51 @@ def _checklist(r: Retrospective) -> list[str]:
     rows = [[md(c.item.phase), md(c.item.title), md(c.item.owner),
              offset(c.due_at, r.launch_at) or "-", clock(c.item.done_at), md(c.item.done_by or ""),
              f"**{c.status}**" if c.status in ("late", "skipped") else c.status] for c in r.checklist]
-    return out + _table(["Phase", "Item", "Owner", "Due", "Done", "By", "Status"], rows)
+    return [*out, *_table(["Phase", "Item", "Owner", "Due", "Done", "By", "Status"], rows)]
 
 
-def _timeline(r: Retrospective) -> list[str]:
-    title = "## Timeline (starred entries)" if r.starred_only else "## Timeline"
-    out = [title, ""]
+def _timeline(r: Retrospective) -> Iterator[str]:
+    yield "## Timeline (starred entries)" if r.starred_only else "## Timeline"
+    yield ""
     if not r.timeline:
-        return out + ["No log entries in this range."]
+        yield "No log entries in this range."
+        return
     if not r.starred_only:
-        out += ["Starred entries are marked with a star and set in bold.", ""]
-    rows = []
-    for e in r.timeline:
-        text = f"**{md(e.text)}**" if e.starred else md(e.text)
-        rows.append(["★" if e.starred else "", clock(e.ts), offset(e.ts, r.launch_at), e.kind,
-                     e.severity, md(e.author), text])
-    return out + _table(["", "Time", "T", "Kind", "Severity", "Author", "Text"], rows)
+        yield "Starred entries are marked with a star and set in bold."
+        yield ""
+    digest = r.digest
+    if digest is not None and digest.unlisted:
+        yield listing_note(r, digest)
+        yield ""
+    entries = r.timeline if digest is None else digest.listed
+    rows = ([("★" if e.starred else ""), clock(e.ts), offset(e.ts, r.launch_at), e.kind, e.severity,
+             md(e.author), f"**{md(e.text)}**" if e.starred else md(e.text)] for e in entries)
+    yield from _table(["", "Time", "T", "Kind", "Severity", "Author", "Text"], rows)
+    if digest is not None and digest.unlisted:
+        yield ""
+        yield "### Entries not listed, per hour"
+        yield ""
+        yield from _hourly(r, digest)
 
 
-def _lessons(r: Retrospective) -> list[str]:
-    out = ["## Lessons and action items", "", "### Lessons", ""]
-    out += [f"- {md(e.text)} ({md(e.author)}, {clock(e.ts)})" for e in r.lessons] or ["None recorded."]
-    out += ["", "### Action items", ""]
-    out += [f"- [ ] {md(e.text)} (owner: {md(e.owner) if e.owner else '**none**'}; "
-            f"raised by {md(e.author)}, {clock(e.ts)})" for e in r.actions] or ["None recorded."]
-    return out
+def _hourly(r: Retrospective, digest: TimelineDigest) -> Iterator[str]:
+    kinds, hours = digest.by_hour()
+    rows = ([f"{when(hour)[:16]}", offset(hour, r.launch_at) or " ",
+             *(f"{row[k]:,}" if k in row else "" for k in kinds), f"{sum(row.values()):,}"]
+            for hour, row in hours.items())
+    yield from _table(["Hour from", "T", *kinds, "Total"], rows)
+
+
+def _lessons(r: Retrospective) -> Iterator[str]:
+    yield from ("## Lessons and action items", "", "### Lessons", "")
+    yield from (f"- {md(e.text)} ({md(e.author)}, {clock(e.ts)})" for e in r.lessons)
+    if not r.lessons:
+        yield "None recorded."
+    yield from ("", "### Action items", "")
+    yield from (f"- [ ] {md(e.text)} (owner: {md(e.owner) if e.owner else '**none**'}; "
+                f"raised by {md(e.author)}, {clock(e.ts)})" for e in r.actions)
+    if not r.actions:
+        yield "None recorded."
 
 
 def _questions(r: Retrospective) -> list[str]:

@@ -15,6 +15,13 @@ Where figures come from:
 - incidents: one episode per alert from its pending/firing to its resolution, read from the
   alert events; acks, silences and their notes, and log entries linked to the alert, are
   attached to the episode they fall in.
+
+A launch can log a million entries, so the log is never held whole: the timeline, lessons
+and actions are `LogSelection`s that read the store each time a renderer iterates them, and
+the Markdown and HTML timelines show a `TimelineDigest` by default: the notable entries in
+full (starred ones, then operators' decisions, lessons and actions, alerts and notes, at
+most TIMELINE_LIMIT) and the rest counted per hour and kind. The retrospective is therefore
+rendered while its store is open.
 """
 
 from __future__ import annotations
@@ -22,13 +29,56 @@ from __future__ import annotations
 import itertools
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from warroom.store import AlertEvent, ChecklistItem, LogEntry, RoomStore
 from warroom.tickets import PRIORITIES, Ticket, TicketMetrics, summarize
 
 RATE_WINDOW = 60.0  # seconds of history a peak rate is measured over
+TIMELINE_LIMIT = 1000  # entries listed in full in the default Markdown and HTML timeline
+# Kinds listed in full in that timeline (after starred entries), the first kept first when
+# there are more than TIMELINE_LIMIT; the others (tickets, checklist, sources) are counted.
+LISTED_KINDS = ("launch", "decision", "lesson", "action", "alert", "note")
+HOUR = 3600
+
+
+class LogSelection:
+    """Log entries read from the store each time they are iterated, never held all at once;
+    `len()` is their number (counted once, when the retrospective is built)."""
+
+    __slots__ = ("_read", "_count")
+
+    def __init__(self, read: Callable[[], Iterable[LogEntry]], count: int) -> None:
+        self._read = read
+        self._count = count
+
+    def __iter__(self) -> Iterator[LogEntry]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return self._count
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineDigest:
+    """The default Markdown and HTML timeline: notable entries in full, the rest counted."""
+
+    listed: list[LogEntry]
+    counts: list[tuple[float, str, int]]
+    """(hour, kind, entries not listed) for every hour and kind with any, oldest first."""
+    limit: int
+
+    @property
+    def unlisted(self) -> int:
+        return sum(n for _, _, n in self.counts)
+
+    def by_hour(self) -> tuple[list[str], dict[float, dict[str, int]]]:
+        """The kinds counted (sorted), and per hour the entries of each kind in it."""
+        hours: dict[float, dict[str, int]] = {}
+        for hour, kind, n in self.counts:
+            hours.setdefault(hour, {})[kind] = n
+        return sorted({kind for _, kind, _ in self.counts}), hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +207,13 @@ class Retrospective:
     alert_events: list[AlertEvent]
     support: Support
     checklist: list[ChecklistRow]
-    timeline: list[LogEntry]
-    """The log in the range (only starred entries with starred_only)."""
-    lessons: list[LogEntry]
-    actions: list[LogEntry]
+    timeline: LogSelection
+    """The log in the range (only starred entries with starred_only); JSON lists it whole."""
+    digest: TimelineDigest | None
+    """What Markdown and HTML show of the timeline; None: every entry (full_timeline)."""
+    lessons: LogSelection
+    actions: LogSelection
+    unowned_actions: int
     questions: list[str]
 
     @property
@@ -174,12 +227,15 @@ class Retrospective:
 def build(store: RoomStore, start: float | None = None, end: float | None = None, *,
           starred_only: bool = False, targets: Iterable[Target | Sequence] | None = None,
           labels: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
-          now: float | None = None) -> Retrospective:
-    """Read everything the retrospective needs from the store.
+          now: float | None = None, full_timeline: bool = False,
+          timeline_limit: int = TIMELINE_LIMIT) -> Retrospective:
+    """Read what the retrospective needs from the store; the log is read again, in batches,
+    when it is rendered, so render before closing the store.
 
     Range defaults: from the launch time (else the first log entry) to the last log entry or
     metric point, whichever is later. `labels` and `units` (metric -> text, e.g. from the
-    config) only change how metrics are named and shown."""
+    config) only change how metrics are named and shown. `full_timeline`: Markdown and HTML
+    list every entry instead of the digest (at most `timeline_limit` notable entries)."""
     labels, units = labels or {}, units or {}
     goals_wanted = [t if isinstance(t, Target) else Target(*t) for t in (targets or ())]
     launch = store.launch()
@@ -188,8 +244,8 @@ def build(store: RoomStore, start: float | None = None, end: float | None = None
     if start is None:
         start = launch.at
     if start is None:
-        first = store.log_entries(None, end)[:1]
-        start = first[0].ts if first else min((h[0][0] for h in history.values() if h), default=None)
+        first = next(iter(store.iter_log_entries(None, end)), None)
+        start = first.ts if first else min((h[0][0] for h in history.values() if h), default=None)
     if end is None:
         last = store.recent(1)
         candidates = [h[-1][0] for h in history.values() if h] + ([last[0].ts] if last else [])
@@ -198,12 +254,12 @@ def build(store: RoomStore, start: float | None = None, end: float | None = None
     start = now if start is None else float(start)
     end = max(start, now if end is None else float(end))
 
-    entries = store.log_entries(start, end)
     events = store.alert_events(None, end)
     first = list(dict.fromkeys(t.metric for t in goals_wanted if t.metric in history))
     metrics = [_summarize_metric(n, labels.get(n, "") or n, units.get(n, ""), history[n], start)
                for n in first + [n for n in names if n not in first]]  # the goals' metrics first
-    incidents = [i for i in _episodes(events, entries) if _overlaps(i, start, end)]
+    notes = store.iter_log_entries(start, end, alert_notes=True)
+    incidents = [i for i in _episodes(events, notes) if _overlaps(i, start, end)]
     periods = _periods(incidents, end)
     goals = [_goal(t, history.get(t.metric, []), labels) for t in goals_wanted]
     support = _support(store.tickets(), start, end)
@@ -214,13 +270,30 @@ def build(store: RoomStore, start: float | None = None, end: float | None = None
         starred_only=starred_only, goals=goals, metrics=metrics, alert_periods=periods,
         incidents=incidents, alert_events=[e for e in events if e.ts >= start],
         support=support, checklist=checklist,
-        timeline=[e for e in entries if e.starred] if starred_only else entries,
-        lessons=[e for e in entries if e.kind == "lesson"],
-        actions=[e for e in entries if e.kind == "action"],
+        timeline=_selection(store, start, end, starred_only=starred_only),
+        digest=None if full_timeline else _digest(store, start, end, starred_only, timeline_limit),
+        lessons=_selection(store, start, end, ["lesson"]),
+        actions=_selection(store, start, end, ["action"]),
+        unowned_actions=store.count_log_entries(start, end, ["action"], owner_missing=True),
         questions=[],
     )
     retro.questions.extend(_questions(retro))
     return retro
+
+
+def _selection(store: RoomStore, start: float, end: float, kinds: list[str] | None = None,
+               starred_only: bool = False) -> LogSelection:
+    return LogSelection(lambda: store.iter_log_entries(start, end, kinds, starred_only),
+                        store.count_log_entries(start, end, kinds, starred_only))
+
+
+def _digest(store: RoomStore, start: float, end: float, starred_only: bool, limit: int) -> TimelineDigest:
+    """The notable entries, and every other entry of the timeline counted per hour and kind."""
+    listed = store.notable_log_entries(start, end, LISTED_KINDS, limit, starred_only)
+    shown = Counter((int(e.ts / HOUR) * HOUR, e.kind) for e in listed)  # the store's hours
+    counts = [(hour, kind, n - shown[(int(hour), kind)])
+              for hour, kind, n in store.log_counts_by_hour(start, end, starred_only)]
+    return TimelineDigest(listed, [c for c in counts if c[2] > 0], limit)
 
 
 # ---------------------------------------------------------------------- metrics and goals
@@ -268,7 +341,7 @@ def _goal(target: Target, history: list[tuple[float, float]], labels: Mapping[st
 # ---------------------------------------------------------------------- alerts
 
 
-def _episodes(events: list[AlertEvent], entries: list[LogEntry]) -> list[Incident]:
+def _episodes(events: list[AlertEvent], entries: Iterable[LogEntry]) -> list[Incident]:
     """Alert episodes that fired, oldest first. A pending that never fired is dropped."""
     open_: dict[str, Incident] = {}
     done: list[Incident] = []
@@ -380,8 +453,7 @@ def _questions(retro: Retrospective) -> list[str]:
     late = [r for r in retro.checklist if r.status in ("late", "skipped")]
     if late:
         out.append(f"{len(late)} checklist item(s) were late or skipped: was the plan realistic?")
-    unowned = [a for a in retro.actions if not a.owner]
-    if unowned:
-        out.append(f"{len(unowned)} action item(s) have no owner: who takes them?")
+    if retro.unowned_actions:
+        out.append(f"{retro.unowned_actions} action item(s) have no owner: who takes them?")
     out.append("What should we change in the plan, the alerts or the dashboard before the next launch?")
     return out

@@ -216,6 +216,60 @@ class JournalStore:
             "WHERE ended_at IS NULL AND until > ? ORDER BY created_at", (now,))
         return [SharedSilence(r[0], tuple(tuple(m) for m in json.loads(r[1])), *r[2:]) for r in rows]
 
+    # ------------------------------------------------------------------ streaming reads (export)
+
+    STREAM_BATCH = 1000  # rows fetched at a time by iter_log_entries
+
+    def iter_log_entries(self, start: float | None = None, end: float | None = None,
+                         kinds: Iterable[str] | None = None, starred_only: bool = False, *,
+                         alert_notes: bool = False) -> Iterable[LogEntry]:
+        """log_entries one at a time, oldest first, read in small batches: memory stays flat
+        whatever the log holds. `alert_notes`: only entries linked to an alert that are not
+        its own transitions (operators' notes on it)."""
+        where, params = _log_filter(start, end, kinds, starred_only)
+        if alert_notes:
+            where += (" AND " if where else "WHERE ") + "alert IS NOT NULL AND kind != 'alert'"
+        cursor = self._db.execute(f"SELECT {_LOG_COLS} FROM log {where} ORDER BY ts, id", params)
+        try:
+            while rows := cursor.fetchmany(self.STREAM_BATCH):
+                for row in rows:
+                    yield _entry(row)
+        finally:
+            cursor.close()
+
+    def count_log_entries(self, start: float | None = None, end: float | None = None,
+                          kinds: Iterable[str] | None = None, starred_only: bool = False,
+                          owner_missing: bool = False) -> int:
+        """How many entries iter_log_entries would give (`owner_missing`: without an owner)."""
+        where, params = _log_filter(start, end, kinds, starred_only)
+        if owner_missing:
+            where += (" AND " if where else "WHERE ") + "(owner IS NULL OR owner = '')"
+        return self._db.execute(f"SELECT count(*) FROM log {where}", params).fetchone()[0]
+
+    def notable_log_entries(self, start: float | None, end: float | None, kinds: Sequence[str],
+                            limit: int, starred_only: bool = False) -> list[LogEntry]:
+        """At most `limit` entries that are starred or of `kinds`, oldest first. When there are
+        more, starred entries are kept first, then kinds in the order given, then the oldest."""
+        where, params = _log_filter(start, end, None, starred_only)
+        kinds = list(kinds)
+        notable = f"(starred = 1 OR kind IN ({', '.join('?' * len(kinds))}))" if kinds else "starred = 1"
+        where += (" AND " if where else "WHERE ") + notable
+        rank = " ".join(f"WHEN ? THEN {n}" for n in range(len(kinds)))
+        order = f"starred DESC, CASE kind {rank} ELSE {len(kinds)} END, ts, id" if kinds else "ts, id"
+        rows = self._db.execute(f"SELECT {_LOG_COLS} FROM log {where} ORDER BY {order} LIMIT ?",
+                                (*params, *kinds, *kinds, limit)).fetchall()
+        return sorted((_entry(r) for r in rows), key=lambda e: (e.ts, e.id))
+
+    def log_counts_by_hour(self, start: float | None = None, end: float | None = None,
+                           starred_only: bool = False) -> list[tuple[float, str, int]]:
+        """(hour, kind, entries) over the range, oldest hour first; an hour is the epoch
+        second it starts at (UTC hours)."""
+        where, params = _log_filter(start, end, None, starred_only)
+        rows = self._db.execute(
+            f"SELECT CAST(ts / 3600 AS INTEGER) * 3600 AS hour, kind, count(*) FROM log {where} "
+            "GROUP BY hour, kind ORDER BY hour, kind", params)
+        return [(float(hour), kind, count) for hour, kind, count in rows]
+
 
 def _log_filter(start: float | None, end: float | None, kinds: Iterable[str] | None,
                 starred_only: bool) -> tuple[str, list[Any]]:
