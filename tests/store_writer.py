@@ -3,8 +3,8 @@
     python tests/store_writer.py DB log [N]        add N log entries (default: until killed),
                                                    printing each id after add_log returns
     python tests/store_writer.py DB toggle ITEM    toggle a checklist item, print "done"
-    python tests/store_writer.py DB watch SECONDS  print "changed" each time changed() turns
-                                                   true after the first load
+    python tests/store_writer.py DB watch SECONDS  print "changed" each time the room's change
+                                                   topics move after the first load
 
 Each line is flushed at once, so a line the parent has read is a write already committed.
 """
@@ -34,11 +34,13 @@ def main(argv: list[str]) -> int:
             store.toggle_item(int(argv[3]), "writer")
             print("done", flush=True)
         elif command == "watch":
-            store.changed()
+            seen = store.topic_seqs()
             print("ready", flush=True)
             deadline = time.monotonic() + float(argv[3])
             while time.monotonic() < deadline:
-                if store.changed():
+                seqs = store.topic_seqs()
+                if seqs != seen:
+                    seen = seqs
                     print("changed", flush=True)
                 time.sleep(0.02)
         else:

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from warroom.config import ChecklistItemConfig, ChecklistPhaseConfig, SlaConfig, TicketsConfig
-from warroom.store import APPLICATION_ID, MIGRATIONS, NotFound, RoomStore, StoreError
+from warroom.store import APPLICATION_ID, SQLITE_MIGRATIONS, NotFound, RoomStore, StoreError
 from warroom.tickets import MAX_SUBJECT, TicketFields, validate_ticket_record
 
 WRITER = Path(__file__).with_name("store_writer.py")
@@ -84,7 +84,7 @@ def test_new_file_is_migrated_and_in_wal_mode(db: Path) -> None:
     with RoomStore(db):
         pass
     raw = sqlite3.connect(db)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE_MIGRATIONS)
     assert raw.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -176,26 +176,41 @@ def test_missing_directory_is_a_store_error(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- change detection
 
 
-def test_changed_tracks_own_and_other_writes(db: Path) -> None:
+class Changes:
+    """What a reader of the room keeps to see changes: the topics' sequence numbers it saw."""
+
+    def __init__(self, store: RoomStore) -> None:
+        self.store = store
+        self.seen: dict[str, int] | None = None
+
+    def __call__(self) -> bool:
+        """True if anything was committed, by any connection, since the previous call."""
+        seqs = self.store.topic_seqs()
+        moved, self.seen = seqs != self.seen, seqs
+        return moved
+
+
+def test_change_topics_track_own_and_other_writes(db: Path) -> None:
     with RoomStore(db) as a, RoomStore(db) as b:
-        assert a.changed() is True  # first call: load
-        assert a.changed() is False
+        changed_a, changed_b = Changes(a), Changes(b)
+        assert changed_a() is True  # first call: load
+        assert changed_a() is False
         a.add_log("note", "info", "mine", "ann")
-        assert a.changed() is True
-        assert a.changed() is False
-        b.changed()
+        assert changed_a() is True
+        assert changed_a() is False
+        changed_b()
         b.add_log("note", "info", "theirs", "bob")
-        assert wait_until(a.changed)
-        assert a.changed() is False
-        assert b.changed() is True
+        assert wait_until(changed_a)
+        assert changed_a() is False
+        assert changed_b() is True
 
 
-def test_change_token_for_several_readers(db: Path) -> None:
+def test_change_mark_moves_for_other_connections(db: Path) -> None:
     with RoomStore(db) as a, RoomStore(db) as b:
-        token = a.change_token()
-        assert a.change_token() == token
+        mark = a.change_mark()
+        assert a.change_mark() == mark
         b.add_log("note", "info", "x", "bob")
-        assert wait_until(lambda: a.change_token() != token)
+        assert wait_until(lambda: a.change_mark() != mark)
 
 
 def test_state_survives_close_and_reopen(db: Path, clock: Clock) -> None:
@@ -215,19 +230,20 @@ def test_two_stores_see_each_others_changes_within_a_second(db: Path, clock: Clo
     with RoomStore(db, clock=clock) as a, RoomStore(db, clock=clock) as b:
         a.sync_checklist(PHASES)
         a.upsert_ticket(fields({"id": "T-1", "subject": "reward not received"}), "helpdesk")
-        a.changed(), b.changed()
+        changed_a, changed_b = Changes(a), Changes(b)
+        changed_a(), changed_b()
 
         item = b.checklist()[0]
         b.toggle_item(item.id, "bob")
-        assert wait_until(a.changed)
+        assert wait_until(changed_a)
         assert a.checklist()[0].done_by == "bob"
 
         a.assign("T-1", "ann")
-        assert wait_until(b.changed)
+        assert wait_until(changed_b)
         assert b.get_ticket("T-1").assignee == "ann"
 
         entry = b.add_log("decision", "warning", "pause the ads", "bob")
-        assert wait_until(a.changed)
+        assert wait_until(changed_a)
         assert a.recent(1)[0].id == entry
 
 
@@ -248,11 +264,12 @@ def test_two_processes_see_each_others_changes_within_a_second(db: Path, clock: 
             watcher.kill()
             watcher.wait()
 
-        store.changed()
+        changed = Changes(store)
+        changed()
         done = subprocess.run([sys.executable, str(WRITER), str(db), "toggle", str(item.id)],
                               capture_output=True, text=True, timeout=30)
         assert done.stdout.strip() == "done", done.stderr
-        assert wait_until(store.changed)
+        assert wait_until(changed)
         assert store.checklist()[1].done_by == "writer"
 
 
@@ -303,9 +320,10 @@ def test_checklist_sync_is_idempotent_and_keeps_done_state(store: RoomStore) -> 
     assert [i.title for i in first] == ["page loads", "rewards paid", "announce", "first review"]
     assert [i.due_offset for i in first] == [-7200, -1800, 0, None]
     store.toggle_item(first[0].id, "ann")
-    store.changed()
+    changed = Changes(store)
+    changed()
     store.sync_checklist(PHASES)
-    assert store.changed() is False  # nothing to write, nothing written
+    assert changed() is False  # nothing to write, nothing written
     again = store.checklist()
     assert [i.id for i in again] == [i.id for i in first]
     assert again[0].done_by == "ann"

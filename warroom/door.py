@@ -299,7 +299,7 @@ class Door:
                 continue
             next_watch = time.monotonic() + self._watch_interval
             try:
-                now_version = store.change_token()[0]
+                now_version = store.change_mark()
                 if now_version == version and seen is not None:
                     continue
                 version = now_version

@@ -1,36 +1,36 @@
-"""The room store: one SQLite file per launch, shared by every operator process on the host.
+"""The room store: everything a launch's operators share, in one database per room.
 
-Why SQLite in WAL mode: each operator runs their own warroom in their own SSH session, and
-all of them must see the same checklist, queue and log, survive a crash of any of them, and
-keep writing while others read. WAL gives concurrent readers with one writer at a time,
-`synchronous=NORMAL` keeps every commit across an application crash (not a power cut), and
-the busy timeout makes writers queue instead of failing. It does not work on network
-filesystems; the file must live on the host the operators log into.
+`RoomStore` is the room as its callers see it; its parts each own one concern and share one
+connection through `StoreCore` (base.py): `room_state.py` (launch, operators, checklist,
+metric history), `journal.py` (incident log, alert history, silences), `queue.py` (tickets
+and SLA), `live.py` (what the recorder computes and keeps, the published snapshot, the
+sessions of who is attached), `ledger.py` (operators' commands, each applied once). The
+database behind it is a backend (`db.py`): a SQLite file on one host (`sqlite.py`).
 
-Rules the whole module follows:
+Rules the whole package follows:
 
-- Every write method runs one short `BEGIN IMMEDIATE` transaction and commits before it
-  returns, so "saved" on screen means on disk. Database errors come out as StoreError, so
-  the UI can report them in one place; bad arguments (an unknown log kind) are ValueError.
-- Nothing already on disk is ever replaced: a file that is not a SQLite database, is corrupt,
-  belongs to another application or has a newer schema is refused with StoreError.
-- `changed()` is the cross-process signal for the UI poll: `PRAGMA data_version` moves when
-  another connection commits, and our own commits are counted here.
+- Every write method runs in one write transaction and commits before it returns, so
+  "saved" on screen means on disk; writers of a room never overlap, so a "logged once" check
+  made inside the transaction holds. Database errors come out as StoreError (with a kind a
+  caller can retry: StoreBusy, StoreUnavailable); bad arguments are ValueError.
+- Nothing already on disk is ever replaced: a database that is not warroom's, is damaged or
+  has a newer schema is refused with StoreError and left as it is.
+- Every write to a table a screen shows bumps its change topic (schema triggers), so a reader
+  that saw the database change reads only the topics that moved.
 - Times are UTC epoch seconds. Text is stored exactly as given; escaping is the job of
   whatever displays or exports it.
 
-Threading: a RoomStore belongs to the thread that opened it (the asyncio loop thread in the
-app); sqlite3's `check_same_thread` enforces that. Other processes open their own RoomStore.
-
-Layout: `schema.py` (tables, migrations, row types), `base.py` (opening, transactions,
-change detection), and one part per concern: `room_state.py` (launch, operators, checklist,
-metric history), `journal.py` (incident log, alert history, silences), `queue.py` (tickets
-and SLA). `RoomStore` is all of them together.
+Threading: a RoomStore belongs to the thread that opened it (the room's door opens one per
+thread); other processes open their own.
 """
 
 from __future__ import annotations
 
-from warroom.store.base import StoreBase
+import os
+import time
+from collections.abc import Callable
+
+from warroom.store.db import Database
 from warroom.store.journal import JournalStore
 from warroom.store.ledger import CommandLedger
 from warroom.store.live import AlertEventRow, AlertStateRow, LiveStore, SourceChange, SourceRow, TickRecord
@@ -41,7 +41,7 @@ from warroom.store.schema import (
     ALERT_EVENTS,
     APPLICATION_ID,
     LOG_KINDS,
-    MIGRATIONS,
+    SQLITE_MIGRATIONS,
     MUTE_EVENTS,
     SEVERITIES,
     STATE_EVENTS,
@@ -59,13 +59,23 @@ from warroom.store.schema import (
 )
 
 __all__ = [
-    "ACTIVE_STATES", "ALERT_EVENTS", "APPLICATION_ID", "LOG_KINDS", "MIGRATIONS", "MUTE_EVENTS",
+    "ACTIVE_STATES", "ALERT_EVENTS", "APPLICATION_ID", "LOG_KINDS", "SQLITE_MIGRATIONS", "MUTE_EVENTS",
     "SEVERITIES", "STATE_EVENTS", "AlertEvent", "AlertEventRow", "AlertStateRow", "Breach",
     "ChecklistItem", "Launch", "LogEntry", "NotFound", "RoomStore", "Session", "SharedSilence",
     "SourceChange", "SourceRow", "StoreBusy", "StoreError", "StoreUnavailable", "TickRecord",
 ]
 
 
-class RoomStore(CommandLedger, LiveStore, RoomStateStore, JournalStore, TicketQueueStore, StoreBase):
+class RoomStore(CommandLedger, LiveStore, RoomStateStore, JournalStore, TicketQueueStore):
     """Checklist, tickets, incident log, alert history, metric history, the recorder's state
-    and the snapshot it publishes, of one launch."""
+    and the snapshot it publishes, of one launch.
+
+    `where`: the SQLite file of the room (created if missing), or an opened Database."""
+
+    def __init__(self, where: str | os.PathLike[str] | Database, *, group_access: bool = False,
+                 clock: Callable[[], float] = time.time) -> None:
+        if not isinstance(where, Database):
+            from warroom.store.sqlite import SqliteDatabase
+
+            where = SqliteDatabase(where, group_access=group_access)
+        super().__init__(where, clock=clock)

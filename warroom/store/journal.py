@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from warroom.store.base import StoreCore
+from warroom.store.db import Database
 from warroom.store.schema import (
     _LOG_COLS,
     ACTIVE_STATES,
     ALERT_EVENTS,
-    LOG_KINDS,
     MUTE_EVENTS,
     SEVERITIES,
     STATE_EVENTS,
@@ -24,7 +24,7 @@ from warroom.store.schema import (
 )
 
 
-class JournalStore:
+class JournalStore(StoreCore):
     """What happened and what was decided (a part of RoomStore)."""
 
     # ------------------------------------------------------------------ incident log
@@ -48,20 +48,6 @@ class JournalStore:
         """Append many entries (each a mapping of add_log's arguments) in one transaction."""
         with self._write() as db:
             return [self._log(db, **{**e, "ts": self._now(e.get("ts"))}) for e in entries]
-
-    def _log(self, db: sqlite3.Connection, kind: str, severity: str, text: str, author: str, *,
-             ts: float, alert: str | None = None, ticket_id: str | None = None,
-             owner: str | None = None, starred: bool = False) -> int:
-        if kind not in LOG_KINDS:
-            raise ValueError(f"unknown log kind {kind!r}; use one of {', '.join(LOG_KINDS)}")
-        if severity not in SEVERITIES:
-            raise ValueError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
-        cursor = db.execute(
-            "INSERT INTO log(ts, author, kind, severity, text, starred, alert, ticket_id, owner) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (ts, author, kind, severity, text, int(starred), alert, ticket_id, owner),
-        )
-        return cursor.lastrowid  # type: ignore[return-value]
 
     def star(self, entry_id: int, starred: bool = True) -> None:
         """Mark (or unmark) an entry for the retrospective."""
@@ -142,7 +128,7 @@ class JournalStore:
             return self._alert_event(db, now, rule, "acked", severity, value, operator, note, value_text,
                                      episode)
 
-    def _alert_event(self, db: sqlite3.Connection, ts: float, rule: str, event: str, severity: str,
+    def _alert_event(self, db: Database, ts: float, rule: str, event: str, severity: str,
                      value: float | None, operator: str | None, note: str, value_text: str | None,
                      episode: int | None = None) -> int:
         text = f"{rule} {event}"
@@ -156,13 +142,13 @@ class JournalStore:
             text += f": {note}"
         log_id = self._log(db, "alert", severity if event == "firing" else "info", text,
                            operator or "alerts", ts=ts, alert=rule)
-        cursor = db.execute(
+        event_id = db.execute(
             "INSERT INTO alert_events(ts, rule, event, severity, value, operator, note, log_id, episode) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (ts, rule, event, severity, value, operator, note, log_id, episode))
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (ts, rule, event, severity, value, operator, note, log_id, episode)).fetchone()[0]
         if operator:
             self._seen_operator(db, operator, ts)
-        return cursor.lastrowid  # type: ignore[return-value]
+        return int(event_id)
 
     def alert_events(self, start: float | None = None, end: float | None = None) -> list[AlertEvent]:
         rows = self._db.execute(
@@ -192,8 +178,8 @@ class JournalStore:
         """Share a silence with every operator's warroom (idempotent by id)."""
         with self._write() as db:
             db.execute(
-                "INSERT OR IGNORE INTO silences(id, matchers, until, comment, operator, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO silences(id, matchers, until, comment, operator, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (silence_id, json.dumps([list(m) for m in matchers]), until, comment, operator, created_at))
 
     def end_silence(self, silence_id: str, at: float, operator: str | None = None) -> None:
@@ -229,13 +215,9 @@ class JournalStore:
         where, params = _log_filter(start, end, kinds, starred_only)
         if alert_notes:
             where += (" AND " if where else "WHERE ") + "alert IS NOT NULL AND kind != 'alert'"
-        cursor = self._db.execute(f"SELECT {_LOG_COLS} FROM log {where} ORDER BY ts, id", params)
-        try:
-            while rows := cursor.fetchmany(self.STREAM_BATCH):
-                for row in rows:
-                    yield _entry(row)
-        finally:
-            cursor.close()
+        for row in self._db.iterate(f"SELECT {_LOG_COLS} FROM log {where} ORDER BY ts, id", params,
+                                    self.STREAM_BATCH):
+            yield _entry(row)
 
     def count_log_entries(self, start: float | None = None, end: float | None = None,
                           kinds: Iterable[str] | None = None, starred_only: bool = False,
@@ -265,8 +247,9 @@ class JournalStore:
         """(hour, kind, entries) over the range, oldest hour first; an hour is the epoch
         second it starts at (UTC hours)."""
         where, params = _log_filter(start, end, None, starred_only)
+        hour = f"{self._db.floor('ts / 3600')} * 3600"
         rows = self._db.execute(
-            f"SELECT CAST(ts / 3600 AS INTEGER) * 3600 AS hour, kind, count(*) FROM log {where} "
+            f"SELECT {hour} AS hour, kind, count(*) FROM log {where} "
             "GROUP BY hour, kind ORDER BY hour, kind", params)
         return [(float(hour), kind, count) for hour, kind, count in rows]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from warroom.store.base import StoreCore
 from warroom.commands import (
     AckAlert,
     AddLogEntry,
@@ -18,7 +19,7 @@ from warroom.commands import (
 )
 
 
-class CommandLedger:
+class CommandLedger(StoreCore):
     """`apply(command)` (a part of RoomStore)."""
 
     def apply(self, command: Command) -> Any:

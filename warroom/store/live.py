@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from warroom.store.base import _get_meta, _set_meta
+from warroom.store.base import StoreCore, _get_meta, _set_meta
+from warroom.store.db import Database, upsert
 from warroom.store.schema import Session
 
 
@@ -96,7 +97,7 @@ class TickRecord:
     """The flush request this tick answers (an export waits for it)."""
 
 
-class LiveStore:
+class LiveStore(StoreCore):
     """The recorder's state, the published snapshot and the sessions (a part of RoomStore)."""
 
     # ------------------------------------------------------------------ the recorder's tick
@@ -110,8 +111,8 @@ class LiveStore:
                 self.record_alert_event(t.ts, t.rule, t.event, t.severity, t.value, t.operator, t.note,
                                         t.value_text, t.episode)
             db.executemany(
-                "INSERT OR REPLACE INTO alert_state(rule, state, since, clear_since, no_data, value, "
-                "value_text, severity, episode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                upsert("alert_state", ("rule", "state", "since", "clear_since", "no_data", "value", "value_text",
+                                       "severity", "episode"), ("rule",)),
                 [(a.rule, a.state, a.since, a.clear_since, int(a.no_data), a.value, a.value_text,
                   a.severity, a.episode) for a in tick.alert_states])
             for change in tick.source_changes:
@@ -127,7 +128,7 @@ class LiveStore:
                 _set_meta(db, "flushed", tick.flushed)
         return logged
 
-    def _source_change(self, db: Any, change: SourceChange) -> bool:
+    def _source_change(self, db: Database, change: SourceChange) -> bool:
         row = db.execute("SELECT down FROM source_state WHERE name = ?", (change.name,)).fetchone()
         if row is not None and bool(row[0]) == change.down:
             return False
@@ -139,16 +140,16 @@ class LiveStore:
         self._log(db, "source", "warning" if change.down else "info", change.text, "warroom", ts=change.ts)
         return True
 
-    def _launch_once(self, db: Any, launch_at: float, text: str) -> None:
+    def _launch_once(self, db: Database, launch_at: float, text: str) -> None:
         if db.execute("SELECT 1 FROM log WHERE kind = 'launch' AND ts = ? AND author = 'warroom'",
                       (launch_at,)).fetchone() is None:
             self._log(db, "launch", "info", text, "warroom", ts=launch_at)
 
-    def _checkpoint(self, db: Any, tick: TickRecord) -> None:
-        db.executemany("INSERT OR REPLACE INTO metric_state(metric, state) VALUES (?, ?)",
+    def _checkpoint(self, db: Database, tick: TickRecord) -> None:
+        db.executemany(upsert("metric_state", ("metric", "state"), ("metric",)),
                        [(name, json.dumps(state)) for name, state in tick.metric_states.items()])
-        db.executemany("INSERT OR REPLACE INTO metric_buckets(metric, width, period, sum, count, last) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", tick.buckets)
+        db.executemany(upsert("metric_buckets", ("metric", "width", "period", "sum", "count", "last"),
+                              ("metric", "width", "period")), tick.buckets)
         if tick.history:
             self.write_metric_points(tick.history)
         db.executemany(
@@ -191,7 +192,7 @@ class LiveStore:
         with self._write() as db:
             row = db.execute("SELECT seq FROM snapshot WHERE id = 1").fetchone()
             seq = (row[0] if row else 0) + 1
-            db.execute("INSERT OR REPLACE INTO snapshot(id, seq, at, body) VALUES (1, ?, ?, ?)", (seq, at, body))
+            db.execute(upsert("snapshot", ("id", "seq", "at", "body"), ("id",)), (1, seq, at, body))
         return seq
 
     def snapshot(self) -> tuple[int, float, bytes] | None:
@@ -203,10 +204,10 @@ class LiveStore:
 
     def open_session(self, session: Session) -> None:
         with self._write() as db:
-            db.execute("INSERT OR REPLACE INTO sessions(id, role, operator, host, pid, started_at, "
-                       "last_seen, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+            db.execute(upsert("sessions", ("id", "role", "operator", "host", "pid", "started_at", "last_seen",
+                                           "ended_at"), ("id",)),
                        (session.id, session.role, session.operator, session.host, session.pid,
-                        session.started_at, session.last_seen))
+                        session.started_at, session.last_seen, None))
             self._seen_operator(db, session.operator, session.started_at)
 
     def heartbeat(self, session_id: str, at: float) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from warroom.model import format_duration
+from warroom.store.base import StoreCore
 from warroom.store.schema import (
     _TICKET_COLS,
     _TICKET_ROW,
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from warroom.config import SlaConfig
 
 
-class TicketQueueStore:
+class TicketQueueStore(StoreCore):
     """Tickets and their SLA (a part of RoomStore)."""
 
     # ------------------------------------------------------------------ tickets
@@ -42,9 +43,12 @@ class TicketQueueStore:
     def tickets(self, open_only: bool = False, limit: int | None = None) -> list[Ticket]:
         """Tickets, oldest first (with `limit`: the newest that many)."""
         where = "WHERE status != 'solved'" if open_only else ""
-        rows = self._db.execute(
-            f"SELECT * FROM (SELECT {_TICKET_COLS} FROM tickets {where} ORDER BY opened_at DESC, id DESC "
-            "LIMIT ?) ORDER BY opened_at, id", (-1 if limit is None else limit,))
+        if limit is None:
+            rows = self._db.execute(f"SELECT {_TICKET_COLS} FROM tickets {where} ORDER BY opened_at, id")
+        else:
+            rows = self._db.execute(
+                f"SELECT * FROM (SELECT {_TICKET_COLS} FROM tickets {where} ORDER BY opened_at DESC, id DESC "
+                "LIMIT ?) AS newest ORDER BY opened_at, id", (limit,))
         return [Ticket(*r) for r in rows]
 
     def ticket_metrics(self) -> TicketMetrics:
@@ -84,10 +88,8 @@ class TicketQueueStore:
             raise ValueError("a ticket needs a subject")
         now = self._now(at)
         with self._write() as db:
-            number = db.execute("SELECT coalesce(max(CAST(substr(id, 3) AS INTEGER)), 0) FROM tickets "
-                                "WHERE id GLOB 'W-[0-9]*'").fetchone()[0] + 1
-            while db.execute("SELECT 1 FROM tickets WHERE id = ?", (f"W-{number:04d}",)).fetchone():
-                number += 1
+            taken = [r[0][2:] for r in db.execute("SELECT id FROM tickets WHERE id LIKE 'W-%'")]
+            number = max((int(n) for n in taken if n.isdigit()), default=0) + 1
             ticket_id = f"W-{number:04d}"
             db.execute(
                 "INSERT INTO tickets(id, opened_at, subject, customer_ref, category, priority, status, "

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from warroom.config import parse_launch_offset
-from warroom.store.base import _get_meta, _set_meta
+from warroom.store.base import StoreCore, _get_meta, _set_meta
+from warroom.store.db import insert_ignore, upsert
 from warroom.store.schema import (
     _ITEM_COLS,
     ChecklistItem,
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from warroom.config import ChecklistPhaseConfig
 
 
-class RoomStateStore:
+class RoomStateStore(StoreCore):
     """Launch time, operators, checklist items and metric history (a part of RoomStore)."""
 
     # ------------------------------------------------------------------ launch and operators
@@ -78,14 +79,15 @@ class RoomStateStore:
                 due = parse_launch_offset(item.due) if item.due is not None else None
                 rows.append((key, phase.name, len(rows), item.title, item.owner, due))
         with self._write() as db:
+            existing = {r[0]: tuple(r[1:]) for r in db.execute(
+                "SELECT key, phase, position, owner, due_offset, active FROM checklist")}
+            changed = [row for row in rows if existing.get(row[0]) != (*row[1:3], row[4], row[5], 1)]
             db.executemany(
                 "INSERT INTO checklist(key, phase, position, title, owner, due_offset, active) "
                 "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT(key) DO UPDATE SET "
                 "phase = excluded.phase, position = excluded.position, owner = excluded.owner, "
-                "due_offset = excluded.due_offset, active = 1 WHERE active = 0 OR "
-                "(phase, position, owner, due_offset) IS NOT "
-                "(excluded.phase, excluded.position, excluded.owner, excluded.due_offset)",
-                rows,
+                "due_offset = excluded.due_offset, active = 1",
+                changed,
             )
             gone = {k for (k,) in db.execute("SELECT key FROM checklist WHERE active = 1")} - seen
             db.executemany("UPDATE checklist SET active = 0 WHERE key = ?", [(k,) for k in gone])
@@ -130,15 +132,15 @@ class RoomStateStore:
         history interval do not duplicate each other. Non-finite values are skipped (gaps)."""
         rows = [(m, float(t), float(v)) for t, m, v in points if v is not None and math.isfinite(v)]
         with self._write() as db:
-            db.executemany("INSERT OR REPLACE INTO metric_points(metric, ts, value) VALUES (?, ?, ?)", rows)
-            db.executemany("INSERT OR IGNORE INTO metric_names(name) VALUES (?)", {(r[0],) for r in rows})
+            db.executemany(upsert("metric_points", ("metric", "ts", "value"), ("metric", "ts")), rows)
+            db.executemany(insert_ignore("metric_names", ("name",)), sorted({(r[0],) for r in rows}))
         return len(rows)
 
     def metric_history(self, metric: str, start: float | None = None,
                        end: float | None = None) -> list[tuple[float, float]]:
         return self._db.execute(
             "SELECT ts, value FROM metric_points WHERE metric = ? AND ts >= ? AND ts <= ? ORDER BY ts",
-            (metric, -math.inf if start is None else start, math.inf if end is None else end)).fetchall()
+            (metric, -1e300 if start is None else start, 1e300 if end is None else end)).fetchall()
 
     def metric_names(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT name FROM metric_names ORDER BY name")]

@@ -36,7 +36,7 @@ def _change_signals(topic_of: dict[str, str]) -> list[str]:
     return statements
 
 
-MIGRATIONS: list[tuple[str, ...]] = [
+SQLITE_MIGRATIONS: list[tuple[str, ...]] = [
     (  # 1: the first schema. Append new tuples; never edit one that has shipped.
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
         "CREATE TABLE operators (name TEXT PRIMARY KEY, first_seen REAL NOT NULL, last_seen REAL NOT NULL)",
