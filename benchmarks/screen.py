@@ -94,11 +94,11 @@ def _percentile(values: list[float], q: float) -> float:
 
 def recorder_pid(db: Path, timeout: float = 20.0) -> int | None:
     """The pid of the room's recorder, once one holds the room."""
-    from warroom.lease import current_holder
+    from warroom.lease import FlockWatch
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        holder = current_holder(db)
+        holder = FlockWatch(db).holder()
         if holder is not None:
             return holder.pid
         time.sleep(0.05)
@@ -119,9 +119,10 @@ def stop_recorder(db: Path) -> None:
     """What `warroom room stop` does: SIGTERM the holder, wait for the lease to be free."""
     import signal
 
-    from warroom.lease import current_holder, recorder_running
+    from warroom.lease import FlockWatch
 
-    holder = current_holder(db)
+    watch = FlockWatch(db)
+    holder = watch.holder()
     if holder is None:
         return
     try:
@@ -129,7 +130,7 @@ def stop_recorder(db: Path) -> None:
     except ProcessLookupError:
         return
     deadline = time.monotonic() + 15
-    while recorder_running(db) and time.monotonic() < deadline:
+    while watch.running() and time.monotonic() < deadline:
         time.sleep(0.05)
 
 

@@ -287,7 +287,7 @@ async def test_stop_closes_idle_keep_alive_connections(tmp_path) -> None:
 
 def test_world_and_recorder_run_in_their_own_processes_and_stop(tmp_path) -> None:
     from warroom.demo.world import DemoWorld
-    from warroom.lease import current_holder
+    from warroom.lease import FlockWatch
 
     with DemoWorld(speed=120, seed=5, workdir=tmp_path) as world:
         assert world.clock.speed == 120 and "--tick-interval" in world.recorder_args
@@ -295,10 +295,10 @@ def test_world_and_recorder_run_in_their_own_processes_and_stop(tmp_path) -> Non
         assert load_config(tmp_path / "demo_config.toml").sources == world.config.sources
         with httpx.Client() as client:
             assert client.get(world.config.sources[1].url).json()["stats"]["participants"] >= 1800
-        holder = current_holder(tmp_path / "demo.db")
+        holder = FlockWatch(tmp_path / "demo.db").holder()
         assert holder is not None and holder.pid not in (os.getpid(), world._world.pid)
         ports = [int(s.url.rsplit(":", 1)[1].split("/")[0]) for s in world.config.sources[:2]]
-    assert current_holder(tmp_path / "demo.db") is None
+    assert FlockWatch(tmp_path / "demo.db").holder() is None
     assert not any(port_open(port) for port in ports)
 
     with DemoWorld(speed=120) as world:

@@ -335,8 +335,7 @@ class WarroomApp(App):
     def _export(self) -> None:
         from warroom.export import export_store, options_from_config
 
-        db = self.session.db_path
-        out = db.parent / "retrospective"
+        out = self.session.location.retrospective_dir
         try:
             flush(self.session.door, self.recorder.running)
             paths = self.session.door.read(

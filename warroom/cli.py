@@ -21,7 +21,7 @@ from warroom import __version__
 from warroom.config import Config, ConfigError, find_config, load_config, resolve_panels
 from warroom.commands import Command
 from warroom.dashboard import AUTO_IDLE_EXIT, DashboardSession, flush
-from warroom.paths import database_path, state_dir
+from warroom.location import RoomLocation, state_dir
 
 EXIT_USAGE = 2
 
@@ -159,7 +159,7 @@ def check(config: Config) -> int:
     print(f"{config.path}: ok")
     print(f"launch: {config.launch.name}"
           + (f" at {config.launch.at.isoformat()}" if config.launch.at else " (started with launch now)"))
-    print(f"room database: {config.room.db}")
+    print(f"room database: {RoomLocation.of(config).label}")
     print(f"sources ({len(config.sources)}):")
     for source in config.sources:
         print(f"  {source.name:<12} {source.kind:<10} {source.describe()}")
@@ -214,7 +214,7 @@ def _say_goodbye(session: DashboardSession, unsaved: list[Command]) -> None:
         for command in unsaved:
             print(json.dumps(command.to_json()), file=sys.stderr)
     if session.started and any(p.poll() is None for p in session.started):
-        print(f"warroom: the recorder started for this room keeps recording {session.db_path} in the "
+        print(f"warroom: the recorder started for this room keeps recording {session.location.label} in the "
               f"background (stops {AUTO_IDLE_EXIT / 3600:g} h after the last dashboard leaves; "
               "`warroom room stop` stops it now)", file=sys.stderr)
 
@@ -289,23 +289,24 @@ def _export(config: Config | None, db: str | None, out: str, formats=("md", "htm
             start: float | None = None, end: float | None = None, starred: bool = False) -> int:
     from warroom.door import Door
     from warroom.export import export_store, options_from_config
-    from warroom.lease import recorder_running
     from warroom.store import StoreError
 
-    db_path = Path(db) if db else database_path(config)
-    if not db_path.is_file():  # opening would create an empty room: an export never writes one
-        print(f"export failed: {db_path}: no room database there", file=sys.stderr)
+    location = RoomLocation(db_path=Path(db)) if db else RoomLocation.of(config)
+    if not location.exists():  # opening would create an empty room: an export never writes one
+        print(f"export failed: {location.label}: no room database there", file=sys.stderr)
         return EXIT_USAGE
-    door = Door(db_path)
+    door = Door(location)
+    watch = location.watch()
     try:
         door.open()
-        flush(door, recorder_running(db_path))  # the recorder's last second first
+        flush(door, watch.running())  # the recorder's last second first
         paths = door.read(lambda store: export_store(store, out, formats, start, end, starred,
                                                      **options_from_config(config))).result()
     except (StoreError, ValueError, FileNotFoundError, OSError) as error:
         print(f"export failed: {error}", file=sys.stderr)
         return EXIT_USAGE
     finally:
+        watch.close()
         door.close()
     for path in paths:
         print(f"wrote {path}")

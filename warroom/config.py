@@ -312,10 +312,25 @@ class LaunchConfig(StrictModel):
 class RoomConfig(StrictModel):
     db: str = "warroom.db"
     """SQLite file shared by every operator on this host (not on a network filesystem)."""
+    url: str | None = None
+    """A PostgreSQL database for a room shared across hosts, instead of `db`:
+    postgresql://USER@HOST:5432/DATABASE (password as ${NAME} or in PGPASSFILE; TLS options
+    such as ?sslmode=verify-full&sslrootcert=... are passed through)."""
+    name: str | None = None
+    """The room's name in that database (each room is a schema of its own); needed with `url`."""
     group_access: bool = False
     """Let the file's group read and write the database, not only its owner."""
     history_interval: Duration = 10.0
     """Metric history resolution kept for the retrospective."""
+
+    @model_validator(mode="after")
+    def _postgres(self) -> RoomConfig:
+        if self.url is not None:
+            if not self.url.startswith(("postgresql://", "postgres://")):
+                raise ValueError("url: a PostgreSQL URL starts with postgresql://")
+            if not self.name or not any(c.isalnum() for c in self.name):
+                raise ValueError("name: a room in a PostgreSQL database needs a name (letters or digits)")
+        return self
 
 
 class TrafficPanelConfig(StrictModel):

@@ -35,8 +35,8 @@ from warroom import snapshot as snap
 from warroom.commands import Command
 from warroom.config import Config
 from warroom.door import Door
-from warroom.lease import Holder, current_holder
-from warroom.paths import database_path, recorder_log
+from warroom.lease import Holder, LeaseWatch
+from warroom.location import RoomLocation
 from warroom.store import Launch, RoomStore, Session
 
 log = logging.getLogger(__name__)
@@ -78,14 +78,14 @@ class DashboardSession:
         self.config = config
         self.operator = operator
         self.clock = clock
-        self.db_path = database_path(config)
+        self.location = RoomLocation.of(config)
         self.start_recorder = start_recorder and config.path is not None
         self.recorder_args = list(recorder_args)
         self.listener: RoomListener | None = None
         started = time.time()  # sessions are processes: wall time, whatever the room's clock
         self.session = Session(uuid.uuid4().hex, "dashboard", operator, socket.gethostname(), os.getpid(),
                                started, started)
-        self.door = Door(self.db_path, group_access=config.room.group_access, clock=clock, on_change=self._heard)
+        self.door = Door(self.location, clock=clock, on_change=self._heard)
         self.recorder = RecorderStatus(None)
         self.started: list[subprocess.Popen[bytes]] = []
         self._stop = threading.Event()
@@ -148,9 +148,16 @@ class DashboardSession:
     # ------------------------------------------------------------------ the recorder
 
     def _mind(self) -> None:
+        watch = self.location.watch()
+        try:
+            self._mind_with(watch)
+        finally:
+            watch.close()
+
+    def _mind_with(self, watch: LeaseWatch) -> None:
         next_beat = time.monotonic() + HEARTBEAT_EVERY
         while not self._stop.is_set():
-            status = self._check_recorder()
+            status = self._check_recorder(watch)
             if status != self.recorder:
                 self.recorder = status
                 listener = self.listener
@@ -165,9 +172,9 @@ class DashboardSession:
                     log.exception("heartbeat")
             self._stop.wait(CHECK_EVERY)
 
-    def _check_recorder(self) -> RecorderStatus:
+    def _check_recorder(self, watch: LeaseWatch) -> RecorderStatus:
         self.started = [p for p in self.started if p.poll() is None]  # reap the ones that ended
-        holder = current_holder(self.db_path)
+        holder = watch.holder()
         if holder is not None:
             return RecorderStatus(holder)
         if not self.start_recorder:
@@ -186,7 +193,9 @@ class DashboardSession:
                 "--operator", self.operator, "--auto", "--idle-exit", f"{AUTO_IDLE_EXIT:g}",
                 *self.recorder_args]
         log.info("starting a recorder: %s", " ".join(argv))
-        with open(recorder_log(self.db_path), "ab") as out:
+        log_path = self.location.recorder_log
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as out:
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                        start_new_session=True, close_fds=True)
         return process

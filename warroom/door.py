@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from warroom.commands import Command, from_json
+from warroom.location import RoomLocation
 from warroom.store import RoomStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -84,12 +85,10 @@ class _Job:
 class Door:
     """See the module docstring. `open()` before use, `close()` at the end."""
 
-    def __init__(self, path: str | os.PathLike[str], *, group_access: bool = False,
-                 clock: Callable[[], float] = time.time, on_change: ChangeListener | None = None,
-                 watch_interval: float = WATCH_INTERVAL) -> None:
-        self.path = Path(path)
-        self.spool_path = self.path.with_name(self.path.name + ".unsaved.jsonl")
-        self._group_access = group_access
+    def __init__(self, where: RoomLocation | str | os.PathLike[str], *, clock: Callable[[], float] = time.time,
+                 on_change: ChangeListener | None = None, watch_interval: float = WATCH_INTERVAL) -> None:
+        self.location = where if isinstance(where, RoomLocation) else RoomLocation(db_path=Path(where))
+        self.spool_path = self.location.spool_path
         self._clock = clock
         self._on_change = on_change
         self._watch_interval = watch_interval
@@ -187,7 +186,7 @@ class Door:
     def _queue(self, queue: deque[_Job], job: _Job) -> Future[Any]:
         with self._lock:
             if self._closing or not self._threads:
-                raise StoreError(f"{self.path}: the room is closed")
+                raise StoreError(f"{self.location.label}: the room is closed")
             if job.key is not None:
                 for index, queued in enumerate(queue):
                     if queued.key == job.key:
@@ -206,7 +205,7 @@ class Door:
 
     def _serve(self, role: str, ready: Future[None]) -> None:
         try:
-            store = RoomStore(self.path, group_access=self._group_access, clock=self._clock)
+            store = RoomStore(self.location.open_database(), clock=self._clock)
         except BaseException as exc:
             ready.set_exception(exc)
             return
@@ -330,6 +329,7 @@ class Door:
         `spool_error` says why and the caller must show the commands to the operator."""
         tmp = self.spool_path.with_name(self.spool_path.name + ".tmp")
         try:
+            self.spool_path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 for command in commands:

@@ -53,7 +53,7 @@ from warroom.door import Door
 from warroom.engine import Engine
 from warroom.metrics import MINUTES_KEPT, SECONDS_KEPT
 from warroom.model import Record
-from warroom.paths import database_path
+from warroom.location import RoomLocation
 from warroom.sources import SourceState
 from warroom.store import (
     ALERT_EVENTS,
@@ -115,14 +115,13 @@ class Recorder:
         self.clock = clock
         self.tick_interval = tick_interval
         self.publish_interval = publish_interval
-        self.db_path = database_path(config)
+        self.location = RoomLocation.of(config)
         started = time.time()  # sessions are processes: wall time, whatever the room's clock
         self.session = Session(uuid.uuid4().hex, "recorder", operator, socket.gethostname(), os.getpid(),
                                started, started)
         self.engine = Engine(config, clock=clock, tick_interval=tick_interval)
         self.alerts = AlertEngine(config.alerts, self.engine.metrics, clock=clock, stale=_stale_check(self.engine))
-        self.door = Door(self.db_path, group_access=config.room.group_access, clock=clock,
-                         on_change=self._heard)
+        self.door = Door(self.location, clock=clock, on_change=self._heard)
         self.rejected_tickets = 0
         self.write_failures = 0
         self.last_error: str | None = None

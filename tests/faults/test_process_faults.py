@@ -25,7 +25,7 @@ import pytest
 from tests.faults.ptyrun import ROOT, PtyApp
 from warroom.commands import AddLogEntry
 from warroom.config import parse_config
-from warroom.lease import recorder_running
+from warroom.lease import FlockWatch
 from warroom.recorder import Recorder
 from warroom.store import RoomStore, StoreError
 
@@ -310,7 +310,7 @@ def test_the_documented_command_line_warroom_dash_dash_config_starts_the_app(tmp
         assert app.until(b"visits", timeout=15), bytes(app.output[-500:])
         app.signal(signal.SIGHUP)
         assert app.wait(5) == 0
-        assert recorder_running(tmp_path / "room.db")  # the dashboard started one; it records on
+        assert FlockWatch(tmp_path / "room.db").running()  # the dashboard started one; it records on
     finally:
         app.close()
         stop_the_recorder(config)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.faults.ptyrun import ROOT, PtyApp
-from warroom.lease import current_holder
+from warroom.lease import FlockWatch
 
 WRITER = ROOT / "tests" / "faults" / "log_writer.py"
 
@@ -76,7 +76,7 @@ def wait_for_holder(db: Path, timeout: float = 20.0, other_than: int | None = No
     """Seconds until some process (not `other_than`) holds the room's lease, or None."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        holder = current_holder(db)
+        holder = FlockWatch(db).holder()
         if holder is not None and holder.pid != other_than:
             return time.monotonic() - started
         time.sleep(0.02)

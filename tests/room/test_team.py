@@ -227,9 +227,9 @@ def test_kill_9_of_the_recorder_a_dashboard_starts_another_within_5_seconds(tmp_
         killed = time.monotonic()
         assert screen.shows("recorder lost", 5) is not None  # the screen says so
         assert wait_for_holder(db, timeout=10, other_than=first.pid) is not None
-        from warroom.lease import current_holder
+        from warroom.lease import FlockWatch
 
-        holder = current_holder(db)
+        holder = FlockWatch(db).holder()
         assert holder is not None and holder.operator == "anouk"
         publishing = published_by(db, holder.pid, timeout=10)
         took = time.monotonic() - killed

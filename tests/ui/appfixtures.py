@@ -18,7 +18,7 @@ from typing import Any
 from warroom.app import WarroomApp
 from warroom.config import load_config
 from warroom.dashboard import DashboardSession
-from warroom.lease import RecorderLease
+from warroom.lease import FlockLease
 from warroom.recorder import Recorder
 from warroom.store import RoomStore
 
@@ -138,7 +138,7 @@ class UiRoom:
         path.write_text(text + extra, encoding="utf-8")
         self.config = load_config(path)
         self.db = directory / "room.db"
-        self.lease = RecorderLease(self.db)
+        self.lease = FlockLease(self.db)
         assert self.lease.acquire("recorder", since=LAUNCH - 600)
         _open.append(self.lease)
         self.recorder = Recorder(self.config, "recorder", clock=self.clock)
@@ -211,7 +211,7 @@ async def settle(pilot: Any, timeout: float = 10.0) -> None:
 def close_all() -> None:
     while _open:
         thing = _open.pop()
-        if isinstance(thing, RecorderLease):
+        if isinstance(thing, FlockLease):
             thing.release()
         else:
             thing.close()

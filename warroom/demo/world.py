@@ -30,8 +30,7 @@ from types import TracebackType
 from warroom.config import Config, load_config
 from warroom.demo import DemoLaunch, DemoSettings
 from warroom.demo.scenario import SimClock
-from warroom.lease import recorder_running
-from warroom.paths import database_path
+from warroom.location import RoomLocation
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -88,17 +87,21 @@ class DemoWorld:
         # pass through pending at high speeds.
         tick = min(1.0, max(0.25, 15.0 / self.clock.speed))
         self.recorder_args = ["--sim-clock", ready["clock"], "--tick-interval", f"{tick:g}"]
-        db = database_path(self.config)
-        with open(db.with_name(db.name + ".recorder.log"), "ab") as log:
+        location = RoomLocation.of(self.config)
+        with open(location.recorder_log, "ab") as log:
             self._recorder = subprocess.Popen(
                 [sys.executable, "-m", "warroom", "record", "--config", ready["config"], "--operator", "recorder",
                  *self.recorder_args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT
-        while not recorder_running(db):
-            if self._recorder.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the demo's recorder did not start; see {db}.recorder.log")
-            time.sleep(0.05)
+        watch = location.watch()
+        try:
+            while not watch.running():
+                if self._recorder.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the demo's recorder did not start; see {location.recorder_log}")
+                time.sleep(0.05)
+        finally:
+            watch.close()
 
     def stop_recorder(self) -> None:
         """Stop whichever recorder holds the demo's room (ours, or one a dashboard started

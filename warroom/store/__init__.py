@@ -41,7 +41,7 @@ from warroom.store.schema import (
     ALERT_EVENTS,
     APPLICATION_ID,
     LOG_KINDS,
-    SQLITE_MIGRATIONS,
+    MIGRATIONS,
     MUTE_EVENTS,
     SEVERITIES,
     STATE_EVENTS,
@@ -59,7 +59,7 @@ from warroom.store.schema import (
 )
 
 __all__ = [
-    "ACTIVE_STATES", "ALERT_EVENTS", "APPLICATION_ID", "LOG_KINDS", "SQLITE_MIGRATIONS", "MUTE_EVENTS",
+    "ACTIVE_STATES", "ALERT_EVENTS", "APPLICATION_ID", "LOG_KINDS", "MIGRATIONS", "MUTE_EVENTS",
     "SEVERITIES", "STATE_EVENTS", "AlertEvent", "AlertEventRow", "AlertStateRow", "Breach",
     "ChecklistItem", "Launch", "LogEntry", "NotFound", "RoomStore", "Session", "SharedSilence",
     "SourceChange", "SourceRow", "StoreBusy", "StoreError", "StoreUnavailable", "TickRecord",

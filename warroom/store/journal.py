@@ -64,7 +64,7 @@ class JournalStore(StoreCore):
         """The newest `limit` entries (optionally of some kinds), oldest first: the UI's window."""
         where, params = _log_filter(None, None, kinds, starred_only)
         rows = self._db.execute(
-            f"SELECT * FROM (SELECT {_LOG_COLS} FROM log {where} ORDER BY ts DESC, id DESC LIMIT ?) "
+            f"SELECT * FROM (SELECT {_LOG_COLS} FROM log {where} ORDER BY ts DESC, id DESC LIMIT ?) AS newest "
             "ORDER BY ts, id", (*params, limit))
         return [_entry(r) for r in rows]
 

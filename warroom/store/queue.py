@@ -214,9 +214,10 @@ def _late_query(now: float, sla: Mapping[str, SlaConfig]) -> tuple[str, list[Any
         "due AS (SELECT t.*, t.opened_at + sla.respond AS respond_due, "
         "t.opened_at + sla.resolve AS resolve_due, sla.now FROM tickets t JOIN sla USING (priority)), "
         "late AS (SELECT id, priority, respond_due, resolve_due, "
-        "respond_breached_at IS NULL AND respond_due <= now AND coalesce(first_response_at > respond_due, 1) "
+        "respond_breached_at IS NULL AND respond_due <= now "
+        "AND (first_response_at IS NULL OR first_response_at > respond_due) "
         "AS respond_late, "
-        "resolve_breached_at IS NULL AND resolve_due <= now AND coalesce(solved_at > resolve_due, 1) "
+        "resolve_breached_at IS NULL AND resolve_due <= now AND (solved_at IS NULL OR solved_at > resolve_due) "
         "AS resolve_late FROM due) "
         "SELECT * FROM late WHERE respond_late OR resolve_late ORDER BY id",
         params,

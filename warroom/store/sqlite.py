@@ -26,10 +26,11 @@ from warroom.store.db import Database, Params
 from warroom.store.schema import (
     APPLICATION_ID,
     BUSY_TIMEOUT,
-    SQLITE_MIGRATIONS,
+    MIGRATIONS,
     StoreBusy,
     StoreError,
     StoreUnavailable,
+    sqlite_statements,
 )
 
 
@@ -144,9 +145,9 @@ class SqliteDatabase(Database):
         if app_id not in (0, APPLICATION_ID) or (version == 0 and app_id == 0 and tables):
             raise StoreError(f"{self.path}: this SQLite database belongs to another application; "
                              "give warroom its own file ([room] db in config.toml)")
-        if version > len(SQLITE_MIGRATIONS):
+        if version > len(MIGRATIONS):
             raise StoreError(f"{self.path}: schema version {version} is newer than this warroom "
-                             f"understands ({len(SQLITE_MIGRATIONS)}); upgrade warroom to open it")
+                             f"understands ({len(MIGRATIONS)}); upgrade warroom to open it")
         if problems != ["ok"]:
             detail = " ".join(" ".join(problems).replace("*** in database main ***", "").split())
             raise StoreError(f"{self.path}: the database is damaged ({detail}); "
@@ -157,12 +158,12 @@ class SqliteDatabase(Database):
                              "is it on a network filesystem?")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
-        if version < len(SQLITE_MIGRATIONS):
+        if version < len(MIGRATIONS):
             db.execute("BEGIN IMMEDIATE")
             try:
                 current = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
-                for number in range(current, len(SQLITE_MIGRATIONS)):
-                    for statement in SQLITE_MIGRATIONS[number]:
+                for number in range(current, len(MIGRATIONS)):
+                    for statement in sqlite_statements(MIGRATIONS[number]):
                         db.execute(statement)
                     db.execute(f"PRAGMA user_version = {number + 1}")
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")

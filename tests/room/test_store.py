@@ -1,4 +1,6 @@
-"""The room store against real SQLite files, in one process and across processes."""
+"""The room store against real SQLite files and a real PostgreSQL server, in one process and
+across processes. Tests that take `store` or `backend` run on both; the ones about the SQLite
+file itself (modes, damage, WAL) take `db`."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from warroom.config import ChecklistItemConfig, ChecklistPhaseConfig, SlaConfig, TicketsConfig
-from warroom.store import APPLICATION_ID, SQLITE_MIGRATIONS, NotFound, RoomStore, StoreError
+from warroom.store import APPLICATION_ID, MIGRATIONS, NotFound, RoomStore, StoreError
 from warroom.tickets import MAX_SUBJECT, TicketFields, validate_ticket_record
+from tests.room.conftest import Backend
 
 WRITER = Path(__file__).with_name("store_writer.py")
 T0 = 1_800_000_000.0  # a fixed launch-day epoch
@@ -44,9 +47,15 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(db: Path, clock: Clock):
-    with RoomStore(db, clock=clock) as s:
+def store(backend: Backend, clock: Clock):
+    with backend.open(clock) as s:
         yield s
+
+
+def writer(backend: Backend, *args: str) -> list[str]:
+    """The store_writer.py command line for this room."""
+    where = str(backend.path) if backend.kind == "sqlite" else f"{backend.url}#{backend.room}"
+    return [sys.executable, str(WRITER), where, *args]
 
 
 PHASES = [
@@ -84,7 +93,7 @@ def test_new_file_is_migrated_and_in_wal_mode(db: Path) -> None:
     with RoomStore(db):
         pass
     raw = sqlite3.connect(db)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE_MIGRATIONS)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert raw.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -190,8 +199,8 @@ class Changes:
         return moved
 
 
-def test_change_topics_track_own_and_other_writes(db: Path) -> None:
-    with RoomStore(db) as a, RoomStore(db) as b:
+def test_change_topics_track_own_and_other_writes(backend: Backend) -> None:
+    with backend.open() as a, backend.open() as b:
         changed_a, changed_b = Changes(a), Changes(b)
         assert changed_a() is True  # first call: load
         assert changed_a() is False
@@ -205,29 +214,29 @@ def test_change_topics_track_own_and_other_writes(db: Path) -> None:
         assert changed_b() is True
 
 
-def test_change_mark_moves_for_other_connections(db: Path) -> None:
-    with RoomStore(db) as a, RoomStore(db) as b:
+def test_change_mark_moves_for_other_connections(backend: Backend) -> None:
+    with backend.open() as a, backend.open() as b:
         mark = a.change_mark()
         assert a.change_mark() == mark
         b.add_log("note", "info", "x", "bob")
         assert wait_until(lambda: a.change_mark() != mark)
 
 
-def test_state_survives_close_and_reopen(db: Path, clock: Clock) -> None:
-    with RoomStore(db, clock=clock) as store:
+def test_state_survives_close_and_reopen(backend: Backend, clock: Clock) -> None:
+    with backend.open(clock) as store:
         store.sync_checklist(PHASES)
         store.toggle_item(store.checklist()[0].id, "ann")
         store.create_ticket("refund", "ann")
         store.set_launch(T0, "ann")
-    with RoomStore(db, clock=clock) as store:
+    with backend.open(clock) as store:
         assert store.checklist()[0].done_by == "ann"
         assert store.get_ticket("W-0001").subject == "refund"
         assert store.launch_time() == T0
         assert store.count_log() == 3
 
 
-def test_two_stores_see_each_others_changes_within_a_second(db: Path, clock: Clock) -> None:
-    with RoomStore(db, clock=clock) as a, RoomStore(db, clock=clock) as b:
+def test_two_stores_see_each_others_changes_within_a_second(backend: Backend, clock: Clock) -> None:
+    with backend.open(clock) as a, backend.open(clock) as b:
         a.sync_checklist(PHASES)
         a.upsert_ticket(fields({"id": "T-1", "subject": "reward not received"}), "helpdesk")
         changed_a, changed_b = Changes(a), Changes(b)
@@ -247,11 +256,11 @@ def test_two_stores_see_each_others_changes_within_a_second(db: Path, clock: Clo
         assert a.recent(1)[0].id == entry
 
 
-def test_two_processes_see_each_others_changes_within_a_second(db: Path, clock: Clock) -> None:
-    with RoomStore(db, clock=clock) as store:
+def test_two_processes_see_each_others_changes_within_a_second(backend: Backend, clock: Clock) -> None:
+    with backend.open(clock) as store:
         store.sync_checklist(PHASES)
         item = store.checklist()[1]
-        watcher = subprocess.Popen([sys.executable, str(WRITER), str(db), "watch", "10"],
+        watcher = subprocess.Popen(writer(backend, "watch", "10"),
                                    stdout=subprocess.PIPE, text=True)
         try:
             assert watcher.stdout.readline().strip() == "ready"
@@ -266,16 +275,16 @@ def test_two_processes_see_each_others_changes_within_a_second(db: Path, clock: 
 
         changed = Changes(store)
         changed()
-        done = subprocess.run([sys.executable, str(WRITER), str(db), "toggle", str(item.id)],
+        done = subprocess.run(writer(backend, "toggle", str(item.id)),
                               capture_output=True, text=True, timeout=30)
         assert done.stdout.strip() == "done", done.stderr
         assert wait_until(changed)
         assert store.checklist()[1].done_by == "writer"
 
 
-def test_sigkill_mid_stream_loses_no_reported_entry(db: Path) -> None:
-    RoomStore(db).close()
-    child = subprocess.Popen([sys.executable, str(WRITER), str(db), "log"],
+def test_sigkill_mid_stream_loses_no_reported_entry(backend: Backend) -> None:
+    backend.open().close()
+    child = subprocess.Popen(writer(backend, "log"),
                              stdout=subprocess.PIPE, text=True)
     reported = []
     try:
@@ -290,13 +299,13 @@ def test_sigkill_mid_stream_loses_no_reported_entry(db: Path) -> None:
     reported.extend(int(line) for line in child.stdout.read().split())  # lines already flushed
     child.stdout.close()
 
-    raw = sqlite3.connect(db)
-    assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    stored = {r[0] for r in raw.execute("SELECT id FROM log")}
-    raw.close()
+    if backend.kind == "sqlite":
+        raw = sqlite3.connect(backend.path)
+        assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        raw.close()
+    with backend.open() as store:
+        stored = {entry.id for entry in store.log_entries()}
     assert set(reported) <= stored
-    with RoomStore(db) as store:
-        assert store.count_log() >= len(reported)
 
 
 # --------------------------------------------------------------------------- launch, checklist
@@ -429,8 +438,8 @@ def test_operator_tickets_and_actions_are_logged(store: RoomStore, clock: Clock)
     assert metrics.as_metrics()["open_tickets"] == 1.0
 
 
-def test_sla_breach_is_logged_once(db: Path, clock: Clock) -> None:
-    with RoomStore(db, clock=clock) as a, RoomStore(db, clock=clock) as b:
+def test_sla_breach_is_logged_once(backend: Backend, clock: Clock) -> None:
+    with backend.open(clock) as a, backend.open(clock) as b:
         a.upsert_ticket(fields({"id": "U", "priority": "urgent", "opened_at": T0}), "hd")
         a.upsert_ticket(fields({"id": "N", "priority": "normal", "opened_at": T0}), "hd")
         assert a.check_sla(T0 + 14 * 60, SLA) == []

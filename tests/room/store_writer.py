@@ -1,9 +1,9 @@
 """Child process for the store tests: writes to a room database and reports what it saved.
 
-    python tests/store_writer.py DB log [N]        add N log entries (default: until killed),
+    python tests/room/store_writer.py ROOM log [N]        add N log entries (default: until killed),
                                                    printing each id after add_log returns
-    python tests/store_writer.py DB toggle ITEM    toggle a checklist item, print "done"
-    python tests/store_writer.py DB watch SECONDS  print "changed" each time the room's change
+    python tests/room/store_writer.py ROOM toggle ITEM    toggle a checklist item, print "done"
+    python tests/room/store_writer.py ROOM watch SECONDS  print "changed" each time the room's change
                                                    topics move after the first load
 
 Each line is flushed at once, so a line the parent has read is a write already committed.
@@ -15,14 +15,24 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from warroom.store import RoomStore  # noqa: E402
 
 
+def open_room(where: str) -> RoomStore:
+    """A SQLite path, or `postgresql://...#room name`."""
+    if where.startswith("postgresql://"):
+        from warroom.store.postgres import PostgresDatabase
+
+        url, _, room = where.partition("#")
+        return RoomStore(PostgresDatabase(url, room))
+    return RoomStore(where)
+
+
 def main(argv: list[str]) -> int:
-    db, command = argv[1], argv[2]
-    with RoomStore(db) as store:
+    where, command = argv[1], argv[2]
+    with open_room(where) as store:
         if command == "log":
             limit = int(argv[3]) if len(argv) > 3 else None
             n = 0
