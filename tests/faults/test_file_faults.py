@@ -237,7 +237,8 @@ async def test_ten_mib_line_is_skipped_counted_and_following_goes_on(tmp_path, t
         await asyncio.sleep(0.05)
         assert seqs(feed.records) == list(range(10))
         assert feed.health.faults["line_too_long"] == 1
-        assert len(feed.source._pending) == 0  # nothing of the huge line is held
+        assert len(feed.source._lines.pending) == 0  # nothing of the huge line is held
+        assert feed.health.bad_records == 1
 
 
 async def test_burst_of_a_million_lines_arrives_exactly_once(tmp_path, tally):
