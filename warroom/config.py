@@ -81,6 +81,8 @@ class PolledSourceBase(SourceBase):
     """What the HTTP and Prometheus sources share: a polled URL with a deadline and limits."""
 
     url: str
+    interval: Duration = 5.0
+    """Time between the start of one poll and the next."""
     deadline: Duration = 10.0
     """Overall limit for one poll, connect to last byte."""
     headers: dict[str, str] = {}
@@ -95,8 +97,6 @@ class PolledSourceBase(SourceBase):
 
 class HttpSourceConfig(PolledSourceBase):
     kind: Literal["http"]
-    interval: Duration = 5.0
-    """Time between the start of one poll and the next."""
     params: dict[str, str] = {}
     records_path: str = ""
     """Dotted path to a list of records or one object inside the JSON body; empty: the body."""
