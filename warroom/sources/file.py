@@ -358,12 +358,15 @@ class FileSource(Source[FileSourceConfig]):
             self._ident, self._offset = ident, offset
             self._head = os.pread(copy, fingerprint.length, 0)
             await self._read_copy(copy, emit)
-        else:
+        self._ident = None
+        if fd is None:
+            fd = self._open_path()  # whatever the path names now, read from its start
+        if fd is not None:
+            st = os.fstat(fd)
+            self._adopt(fd, (st.st_dev, st.st_ino), 0)
+        if copy is None:
             self.health.note_fault("resume_gap")
             self.health.reason = (
                 f"{self.path} changed while warroom was stopped and the unread lines could not "
                 "be found; reading the file from its start"
             )
-        self._ident = None
-        if fd is not None:
-            self._adopt(fd, ident, 0)

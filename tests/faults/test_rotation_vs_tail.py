@@ -1,0 +1,138 @@
+"""The file source beside GNU `tail -F` on the same log, rotated by logrotate under load.
+
+A writer process (log_writer.py) appends numbered lines at 5,000 lines/s through an O_APPEND
+descriptor; logrotate rotates the log every few tenths of a second, either by `copytruncate`
+or by renaming it (`create`, then a SIGHUP so the writer reopens, as nginx is told to). The
+file source and `tail -F -n 0` follow the same path from the same moment. Every line carries
+its sequence number, so lost and doubled lines are counted exactly.
+
+What must hold: no line twice; with rename rotation, no line lost; with copytruncate, no more
+lines lost than `tail -F` lost in the same run. (Lines the writer adds between logrotate's
+copy and its truncation are in neither file, so some loss can be nobody's fault.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.faults.helpers import wait_for
+from warroom.config import FileSourceConfig
+from warroom.sources import SourceState
+from warroom.sources.file import FileSource
+
+pytestmark = [
+    pytest.mark.faults,
+    pytest.mark.skipif(shutil.which("logrotate") is None, reason="needs logrotate (apt-get install logrotate)"),
+    pytest.mark.skipif(shutil.which("tail") is None, reason="needs GNU tail"),
+]
+
+WRITER = Path(__file__).with_name("log_writer.py")
+LOGROTATE = shutil.which("logrotate") or "/usr/sbin/logrotate"
+TOTAL = 20_000
+BATCH, PAUSE = 50, 0.01  # 5,000 lines/s
+ROTATIONS = 8
+
+
+class TailF:
+    """GNU `tail -F -n 0 PATH` as a child process; a thread collects the sequence numbers."""
+
+    def __init__(self, path: Path) -> None:
+        self.seqs: list[int] = []
+        self.process = subprocess.Popen(
+            ["tail", "-F", "-n", "0", "-s", "0.05", str(path)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )
+        self._thread = threading.Thread(target=self._collect, daemon=True)
+        self._thread.start()
+
+    def _collect(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            try:
+                self.seqs.append(orjson.loads(line)["n"])
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                self.seqs.append(-1)  # a half line: counted as neither lost nor doubled
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(5)
+        self._thread.join(5)
+
+
+def logrotate_config(directory: Path, log: Path, mode: str, writer_pid: int) -> Path:
+    if mode == "copytruncate":
+        body = "    copytruncate\n"
+    else:
+        body = f"    create\n    postrotate\n        kill -HUP {writer_pid}\n    endscript\n"
+    conf = directory / "logrotate.conf"
+    conf.write_text(f"{log} {{\n    rotate {ROTATIONS + 2}\n    missingok\n    nocompress\n{body}}}\n")
+    os.chmod(conf, 0o644)  # logrotate refuses a config others can write
+    return conf
+
+
+def counts(seqs: list[int]) -> tuple[int, int]:
+    """(lost, doubled) among the TOTAL numbered lines."""
+    seen = [n for n in seqs if n >= 0]
+    return TOTAL - len(set(seen)), len(seen) - len(set(seen))
+
+
+@pytest.mark.parametrize("mode", ["copytruncate", "rename"])
+async def test_under_logrotate_at_5000_lines_a_second_beside_tail_f(tmp_path, tally, mode):
+    log = tmp_path / "access.log"
+    log.write_bytes(b"")
+    ours: list[int] = []
+    source = FileSource(FileSourceConfig(kind="file", name="web", path=str(log)))
+    task = asyncio.create_task(source.run(lambda records: ours.extend(r["n"] for r in records)))
+    tail = TailF(log)
+    writer = None
+    try:
+        await wait_for(lambda: source.health.state == SourceState.LIVE, timeout=5)
+        await asyncio.sleep(0.3)  # tail -F has opened the file too
+        writer = subprocess.Popen([sys.executable, str(WRITER), str(log), str(TOTAL), str(BATCH), str(PAUSE)],
+                                  stdout=subprocess.PIPE, text=True)
+        conf = logrotate_config(tmp_path, log, mode, writer.pid)
+        state = tmp_path / "logrotate.state"
+        for _ in range(ROTATIONS):
+            await asyncio.sleep(0.4)
+            rotate = await asyncio.create_subprocess_exec(LOGROTATE, "-f", "-s", str(state), str(conf))
+            assert await rotate.wait() == 0
+            tally.fault()
+        assert writer.stdout is not None
+        done = (await asyncio.to_thread(writer.stdout.readline)).split()
+        seconds = float(done[1])
+        last = TOTAL - 1
+        await wait_for(lambda: last in ours and last in tail.seqs, timeout=15)
+        await asyncio.sleep(0.3)  # anything doubled would arrive now
+    finally:
+        if writer is not None:
+            writer.kill()
+            writer.wait()
+            assert writer.stdout is not None
+            writer.stdout.close()
+        tail.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    our_lost, our_doubled = counts(ours)
+    tail_lost, tail_doubled = counts(tail.seqs)
+    tally.lost(records=our_lost)
+    print(f"\n{mode}: {TOTAL} lines in {seconds:.2f} s ({TOTAL / seconds:,.0f} lines/s), "
+          f"{ROTATIONS} rotations; warroom lost {our_lost}, doubled {our_doubled}; "
+          f"tail -F lost {tail_lost}, doubled {tail_doubled}; faults {dict(source.health.faults)}")
+    assert our_doubled == 0
+    assert ours == sorted(ours)
+    if mode == "rename":
+        assert our_lost == 0
+        assert source.health.faults["rotated"] == ROTATIONS
+    else:
+        assert our_lost <= tail_lost
+        assert source.health.faults["truncated"] == ROTATIONS
