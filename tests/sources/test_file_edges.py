@@ -72,6 +72,22 @@ async def test_without_inotify_the_poll_still_follows(tmp_path, monkeypatch):
         assert f.seqs() == list(range(10))
 
 
+async def test_directory_watch_tells_our_file_from_its_rotations_and_strangers(tmp_path):
+    watch = DirectoryWatch.start()
+    assert watch is not None
+    try:
+        assert watch.follow(str(tmp_path / "access.log"))
+        (tmp_path / "error.log").write_bytes(b"x\n")  # another file: nothing
+        (tmp_path / "access.log.1").write_bytes(b"x\n")  # logrotate's copy: a rotation is under way
+        await asyncio.sleep(0.1)
+        assert not watch.changed.is_set()
+        assert watch.rotation_seen_at > 0
+        (tmp_path / "access.log").write_bytes(b"x\n")  # ours: read it
+        await until(watch.changed.is_set, what="a wake-up")
+    finally:
+        watch.close()
+
+
 # --------------------------------------------------------------------------- special files
 
 

@@ -22,13 +22,15 @@ loop, simple enough to reason about under every rotation scheme:
   we keep reading it until a new file appears.
 - *Deleted*: the path is missing and the descriptor has no link left; we read it to its end,
   close it (so the disk space is freed) and wait for the path again (fault "deleted").
-- *copytruncate*: the size is below our offset, or the file's first bytes changed (we keep
-  the first 4 KiB we read and compare them before every read, which also catches a
-  truncation followed by writes past our old offset). The lines we had not read yet are read
-  from logrotate's copy (`access.log.1`, found by those first bytes, see rotated.py), then
-  the file from offset 0 (fault "truncated"); with no copy to be found, the possible loss is
-  counted ("truncation_loss") and shown. What no follower can get back are the lines the
-  writer adds between logrotate's copy and its truncation: they are in neither file.
+- *copytruncate*: no line that reached logrotate's copy is lost, while the copy is there
+  uncompressed (`access.log.1`; `delaycompress` keeps the newest one so). We notice the
+  truncation (the size is below our offset, or the file's first 4 KiB, which we keep and
+  compare before every read, changed), read the copy, found by those first bytes (see
+  rotated.py), from our offset to its end, then the file from offset 0 (fault "truncated").
+  Lines the writer adds between logrotate's copy and its truncation are in neither file;
+  while a rotation is under way every write is read at once, so that most of them are read
+  before they are gone. With no copy to be found, the possible loss is counted
+  ("truncation_loss") and shown.
 
 Resuming (`checkpoint` / `resume`): the device, inode and offset of the next unread line,
 with a fingerprint of the file's head, let a new process carry on exactly there, also when
@@ -60,6 +62,13 @@ from warroom.sources.rotated import HEAD_BYTES, Fingerprint, open_copy, open_ino
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 256 * 1024
+# Woken by the kernel, read at once, but at most once per this long: an isolated append is
+# read within a millisecond, a writer's burst of small writes in a few reads rather than one
+# read (and one emit) per write. Not while a rotation is under way (ROTATION_WATCH after a
+# change to `access.log.1` or the like): then every write is read at once, so that the lines
+# written between logrotate's copy and its truncation are read before they are gone.
+MIN_READ_GAP = 0.005
+ROTATION_WATCH = 2.0
 OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
 
 
@@ -88,6 +97,7 @@ class FileSource(Source[FileSourceConfig]):
         self._started = False  # the first open attempt was made
         self._resume_state: dict[str, Any] | None = None
         self._watch: DirectoryWatch | None = None
+        self._read_at = 0.0  # event-loop time of the last wake-up
 
     # ------------------------------------------------------------------ the loop
 
@@ -118,7 +128,12 @@ class FileSource(Source[FileSourceConfig]):
                     await watch.changed.wait()
             except TimeoutError:
                 pass
+        loop = asyncio.get_running_loop()
+        pause = self._read_at + MIN_READ_GAP - loop.time()
+        if pause > 0 and loop.time() - watch.rotation_seen_at > ROTATION_WATCH:
+            await asyncio.sleep(pause)
         watch.changed.clear()
+        self._read_at = loop.time()
 
     async def _poll(self, emit: EmitFn) -> None:
         """Read everything there is, following truncations and rotations, then return."""

@@ -64,14 +64,21 @@ _LIBC = _libc()
 
 class DirectoryWatch:
     """An inotify descriptor on the event loop; `changed` is set when a followed name (or
-    the directory itself) changes. The follower clears it before it reads."""
+    the directory itself) changes. The follower clears it before it reads.
+
+    `rotation_seen_at` is the loop time of the last change to a name that looks like a
+    rotation of a followed one (`access.log.1`, `access.log-20261201`): logrotate writes its
+    copy there just before it truncates the log, and a follower that reads every write at
+    once until then gets the lines that would otherwise be in neither file."""
 
     def __init__(self, fd: int, loop: asyncio.AbstractEventLoop) -> None:
         self._fd = fd
         self._loop = loop
         self._names: dict[int, set[bytes]] = {}  # watch descriptor -> followed names in it
+        self._rotations: dict[int, tuple[bytes, ...]] = {}  # -> prefixes of their rotations
         self._dirs: dict[str, int] = {}
         self.changed = asyncio.Event()
+        self.rotation_seen_at = float("-inf")
         loop.add_reader(fd, self._on_readable)
 
     @classmethod
@@ -99,13 +106,17 @@ class DirectoryWatch:
             if wd < 0:
                 return False
             self._dirs[directory] = wd
-        self._names.setdefault(wd, set()).add(os.fsencode(name))
+        names = self._names.setdefault(wd, set())
+        if os.fsencode(name) not in names:
+            names.add(os.fsencode(name))
+            self._rotations[wd] = tuple(n + sep for n in names for sep in (b".", b"-", b"_"))
         return True
 
     def forget(self) -> None:
         """Stop following every name (the watches stay, their events are ignored)."""
         for names in self._names.values():
             names.clear()
+        self._rotations.clear()
 
     def _on_readable(self) -> None:
         try:
@@ -126,9 +137,11 @@ class DirectoryWatch:
                     self._names.pop(wd, None)
                 self.changed.set()
                 continue
-            names = self._names.get(wd)
-            if names and data[start:offset].rstrip(b"\0") in names:
+            name = data[start:offset].rstrip(b"\0")
+            if name in self._names.get(wd, ()):
                 self.changed.set()
+            elif name.startswith(self._rotations.get(wd, ())):
+                self.rotation_seen_at = self._loop.time()
 
     def close(self) -> None:
         if self._fd >= 0:
