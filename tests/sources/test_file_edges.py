@@ -13,6 +13,9 @@ import os
 import shutil
 import socket
 import stat
+import subprocess
+import tempfile
+from pathlib import Path
 
 import orjson
 import pytest
@@ -25,6 +28,7 @@ from warroom.sources.file import FileSource
 from warroom.sources.inotify import DirectoryWatch
 
 NOT_A_FILE = "not a regular file; a file source follows a log file"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------- event-driven
@@ -179,15 +183,31 @@ def test_database_problem(tmp_path):
     assert database_problem(tmp_path / "afile" / "room.db") == f"{tmp_path / 'afile'} is not a directory"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write any directory; run as a normal user")
 def test_database_problem_read_only_directory(tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o555)
+    """Run by a user the directory's mode applies to: this user, or `nobody` when we are root
+    (root may write anywhere), in a separate process."""
+    base = Path(tempfile.mkdtemp(prefix="warroom-ro-"))
     try:
-        assert "is not writable" in (database_problem(locked / "room.db") or "")
+        base.chmod(0o755)
+        locked = base / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        if os.geteuid() != 0:
+            problem = database_problem(locked / "room.db")
+        else:
+            runuser, python = shutil.which("runuser"), "/usr/bin/python3"
+            if runuser is None or not os.access(python, os.X_OK):
+                pytest.skip("as root, this needs runuser and a system python3 to act as nobody")
+            code = ("import sys; sys.path.insert(0, sys.argv[1]); from warroom.checks import database_problem; "
+                    "print(database_problem(sys.argv[2]))")
+            done = subprocess.run([runuser, "-u", "nobody", "--", python, "-c", code, str(ROOT), str(locked / "room.db")],
+                                  capture_output=True, text=True, timeout=30)
+            assert done.returncode == 0, done.stderr
+            problem = done.stdout.strip()
+        assert problem == f"directory {locked} is not writable (SQLite writes its journal beside the database)"
     finally:
-        locked.chmod(0o755)
+        (base / "locked").chmod(0o755)
+        shutil.rmtree(base)
 
 
 def test_path_problems_of_a_config_locate_each_problem(tmp_path):
