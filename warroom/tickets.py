@@ -119,7 +119,7 @@ def _scalar_text(value: Any, what: str) -> str:
     """`value` as text if it is a scalar; ValueError for an object, a list or a huge integer."""
     if isinstance(value, str):
         return value
-    if isinstance(value, bool) or isinstance(value, float) or (isinstance(value, int) and value.bit_length() <= 64):
+    if isinstance(value, (bool, float)) or (isinstance(value, int) and value.bit_length() <= 64):
         return str(value)
     if isinstance(value, int):
         raise ValueError(f"{what}: a number too large to be one")
@@ -127,7 +127,9 @@ def _scalar_text(value: Any, what: str) -> str:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+    if isinstance(value, dict):
+        return "an object"
+    return "a list" if isinstance(value, list) else type(value).__name__
 
 
 def normalize_priority(value: Any) -> str:
@@ -318,8 +320,8 @@ def _mention(value: Any) -> str:
 
 
 def _without_future_times(fields: TicketFields, now: float) -> TicketFields:
-    changed = {name: now for name in _TIME_FIELDS
-               if (ts := getattr(fields, name)) is not None and clamp_future(ts, now) != ts}
+    changed: dict[str, Any] = {name: now for name in _TIME_FIELDS
+                               if (ts := getattr(fields, name)) is not None and clamp_future(ts, now) != ts}
     return replace(fields, **changed) if changed else fields
 
 OPERATOR_FIELDS = ("priority", "status", "assignee")

@@ -43,7 +43,7 @@ async def test_appends_are_read_when_the_kernel_says_so_not_at_the_next_poll(tmp
         assert f.source._watch is not None, "inotify is available on Linux"
         for start in range(0, 50, 10):
             append(log, lines(start, start + 10))
-            await until(lambda: len(f.records) >= start + 10, timeout=10)
+            await until(lambda expected=start + 10: len(f.records) >= expected, timeout=10)
         # A rename rotation and a new file, also seen through the directory watch.
         os.rename(log, tmp_path / "events.log.1")
         log.write_bytes(lines(50, 60, "b"))
@@ -97,7 +97,6 @@ async def test_directory_watch_tells_our_file_from_its_rotations_and_strangers(t
 
 def _fifo(path):
     os.mkfifo(path)
-    return None
 
 
 def _socket(path):
@@ -108,7 +107,6 @@ def _socket(path):
 
 def _directory(path):
     path.mkdir()
-    return None
 
 
 @pytest.mark.parametrize("make, kind", [
