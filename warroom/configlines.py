@@ -81,20 +81,16 @@ class ConfigLines:
                 continue
             name = f"{table}.{part}" if table else part
             nxt = parts[i + 1] if i + 1 < len(parts) else None
+            header, used = None, 1
             if isinstance(nxt, int):  # an array of tables [[name]]: the nxt-th header
-                header = _first(self._tables.get((name, True), []), start, end, skip=nxt)
-                if header is not None:
-                    found, start = header + 1, header
-                    end = self._region_end(header + 1, end)
-                    table = name
-                    i += 2
-                    continue
-            header = _first(self._tables.get((name, False), []), start, end)
+                header, used = _first(self._tables.get((name, True), []), start, end, skip=nxt), 2
+            if header is None:
+                header, used = _first(self._tables.get((name, False), []), start, end), 1
             if header is not None:
                 found, start = header + 1, header
                 end = self._region_end(header + 1, end)
                 table = name
-                i += 1
+                i += used
                 continue
             if _first(self._sub_tables.get(name, []), start, end) is not None:
                 table = name  # only sub-tables such as [panels.traffic] are written out

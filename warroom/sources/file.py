@@ -231,9 +231,12 @@ class FileSource(Source[FileSourceConfig]):
         self.health.set_state(SourceState.CONNECTING, f"waiting for {self.path}", now=self.clock())
 
     def _refuse(self, problem: str) -> None:
-        reason = f"{self.path} {problem}"
+        self._error("not_a_file", f"{self.path} {problem}")
+
+    def _error(self, fault: str, reason: str) -> None:
+        """State ERROR with `reason`; the fault is counted once, not once per poll."""
         if self.health.state != SourceState.ERROR or self.health.reason != reason:
-            self.health.note_fault("not_a_file")
+            self.health.note_fault(fault)
             log.warning("file source %s: %s", self.name, reason)
         self.health.set_state(SourceState.ERROR, reason, now=self.clock())
 
@@ -255,11 +258,7 @@ class FileSource(Source[FileSourceConfig]):
         self._offset, self._head = 0, b""
 
     def _io_fault(self, exc: OSError) -> None:
-        reason = f"{self.path}: {exc.strerror or exc}"
-        if self.health.state != SourceState.ERROR or self.health.reason != reason:
-            self.health.note_fault("io_error")
-            log.warning("file source %s: %s", self.name, reason)
-        self.health.set_state(SourceState.ERROR, reason, now=self.clock())
+        self._error("io_error", f"{self.path}: {exc.strerror or exc}")
         # Keep _ident and _offset: if the same file opens again we resume where we were.
         self._close()
 
