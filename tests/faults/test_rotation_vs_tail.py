@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import orjson
@@ -43,29 +42,29 @@ ROTATIONS = 8
 
 
 class TailF:
-    """GNU `tail -F -n 0 PATH` as a child process; a thread collects the sequence numbers."""
+    """GNU `tail -F -n 0 PATH` as a child process writing to a file (read once it is stopped,
+    so that nothing in this process competes with the file source while they both follow)."""
 
-    def __init__(self, path: Path) -> None:
-        self.seqs: list[int] = []
-        self.process = subprocess.Popen(
-            ["tail", "-F", "-n", "0", "-s", "0.05", str(path)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        )
-        self._thread = threading.Thread(target=self._collect, daemon=True)
-        self._thread.start()
+    def __init__(self, path: Path, out: Path) -> None:
+        self.out = out
+        with open(out, "wb") as sink:
+            self.process = subprocess.Popen(
+                ["tail", "-F", "-n", "0", "-s", "0.05", str(path)], stdout=sink, stderr=subprocess.DEVNULL,
+            )
 
-    def _collect(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            try:
-                self.seqs.append(orjson.loads(line)["n"])
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                self.seqs.append(-1)  # a half line: counted as neither lost nor doubled
+    def has(self, seq: int) -> bool:
+        return b'{"n": %d}\n' % seq in self.out.read_bytes()[-100:]
 
-    def stop(self) -> None:
+    def stop(self) -> list[int]:
         self.process.terminate()
         self.process.wait(5)
-        self._thread.join(5)
+        seqs = []
+        for line in self.out.read_bytes().splitlines():
+            try:
+                seqs.append(orjson.loads(line)["n"])
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                seqs.append(-1)  # a half line: counted as neither lost nor doubled
+        return seqs
 
 
 def logrotate_config(directory: Path, log: Path, mode: str, writer_pid: int) -> Path:
@@ -92,7 +91,8 @@ async def test_under_logrotate_at_5000_lines_a_second_beside_tail_f(tmp_path, ta
     ours: list[int] = []
     source = FileSource(FileSourceConfig(kind="file", name="web", path=str(log)))
     task = asyncio.create_task(source.run(lambda records: ours.extend(r["n"] for r in records)))
-    tail = TailF(log)
+    tail = TailF(log, tmp_path / "tail.out")
+    tail_seqs: list[int] = []
     writer = None
     try:
         await wait_for(lambda: source.health.state == SourceState.LIVE, timeout=5)
@@ -110,7 +110,7 @@ async def test_under_logrotate_at_5000_lines_a_second_beside_tail_f(tmp_path, ta
         done = (await asyncio.to_thread(writer.stdout.readline)).split()
         seconds = float(done[1])
         last = TOTAL - 1
-        await wait_for(lambda: last in ours and last in tail.seqs, timeout=15)
+        await wait_for(lambda: last in ours and tail.has(last), timeout=15)
         await asyncio.sleep(0.3)  # anything doubled would arrive now
     finally:
         if writer is not None:
@@ -118,11 +118,11 @@ async def test_under_logrotate_at_5000_lines_a_second_beside_tail_f(tmp_path, ta
             writer.wait()
             assert writer.stdout is not None
             writer.stdout.close()
-        tail.stop()
+        tail_seqs = tail.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     our_lost, our_doubled = counts(ours)
-    tail_lost, tail_doubled = counts(tail.seqs)
+    tail_lost, tail_doubled = counts(tail_seqs)
     tally.lost(records=our_lost)
     print(f"\n{mode}: {TOTAL} lines in {seconds:.2f} s ({TOTAL / seconds:,.0f} lines/s), "
           f"{ROTATIONS} rotations; warroom lost {our_lost}, doubled {our_doubled}; "

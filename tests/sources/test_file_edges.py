@@ -275,6 +275,32 @@ async def test_copytruncate_without_a_copy_counts_and_shows_the_possible_loss(tm
         )
 
 
+async def test_a_file_that_starts_like_an_older_one_is_not_taken_for_its_copy(tmp_path):
+    """The new file holds only the start of a line when it is truncated: those few bytes are
+    also how the renamed old file starts, but the old file is not a copy of it, and reading
+    it again would emit its lines twice."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"")
+    async with Follow(log) as f:
+        await until(lambda: f.health.state == SourceState.LIVE, what="live")
+        append(log, lines(0, 1))
+        await until(lambda: len(f.records) >= 1)
+        os.rename(log, tmp_path / "app.log.1")
+        log.write_bytes(b"")
+        await settle(f)
+        append(log, lines(1, 2)[:4])  # '{"n"', the start of the next line
+        await until(lambda: f.health.faults["rotated"] == 1, what="the switch to the new file")
+        await settle(f)
+        os.truncate(log, 0)
+        await until(lambda: f.health.faults["truncated"] == 1, what="the truncation")
+        append(log, lines(2, 3))
+        await until(lambda: len(f.records) >= 2)
+        await settle(f)
+        assert f.seqs() == [0, 2]
+        assert f.health.faults["partial_line"] == 1
+        assert f.health.faults["truncation_loss"] == 1  # no copy of the new file: shown as possible loss
+
+
 async def test_lines_the_writer_adds_to_the_old_file_just_before_a_rotation_are_read(tmp_path):
     """The writer's last lines reach the old file after our last read of it and before we
     notice the rotation: only the final read of the old file gets them."""

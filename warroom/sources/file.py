@@ -49,6 +49,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import deque
 from enum import Enum, auto
 from typing import Any
 
@@ -98,6 +99,7 @@ class FileSource(Source[FileSourceConfig]):
         self._resume_state: dict[str, Any] | None = None
         self._watch: DirectoryWatch | None = None
         self._read_at = 0.0  # event-loop time of the last wake-up
+        self._finished: deque[tuple[int, int]] = deque(maxlen=16)  # files read to their end
 
     # ------------------------------------------------------------------ the loop
 
@@ -248,6 +250,8 @@ class FileSource(Source[FileSourceConfig]):
     def _finish_file(self) -> None:
         """Done with the open file for good: drop a held partial line, close."""
         self._lines.drop_partial()
+        if self._ident is not None:
+            self._finished.append(self._ident)  # never to be taken for a copy of a later one
         self._ident = None
         self._close()
 
@@ -309,7 +313,8 @@ class FileSource(Source[FileSourceConfig]):
 
     async def _recover_copy(self, emit: EmitFn) -> None:
         """After a copytruncate: read what the rotated copy holds past our offset."""
-        copy = open_copy(self.path, Fingerprint.of(self._head), exclude=self._ident)
+        known = [*self._finished, *([self._ident] if self._ident else [])]
+        copy = open_copy(self.path, Fingerprint.of(self._head), exclude=known)
         if copy is not None:
             await self._read_copy(copy, emit)
         elif self._head:
@@ -367,7 +372,7 @@ class FileSource(Source[FileSourceConfig]):
             self._adopt(fd, ident, offset, skipping=bool(state.get("skipping")))
             return
         # Truncated, or gone: the bytes past `offset` may still be in a rotated copy.
-        copy = open_copy(self.path, fingerprint, exclude=None)
+        copy = open_copy(self.path, fingerprint)
         if copy is not None:
             self._ident, self._offset = ident, offset
             self._head = os.pread(copy, fingerprint.length, 0)

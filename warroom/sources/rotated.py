@@ -6,7 +6,10 @@ siblings, in the log's own directory:
 
 - copytruncate copied the log and emptied it. Bytes written after our last read but before
   the copy are in the copy: it is the sibling whose first bytes are the ones we read from the
-  log (its `Fingerprint`), and we read it from our old offset to its end.
+  log (its `Fingerprint`), and we read it from our old offset to its end. Those bytes must
+  hold at least one complete line (a log's first line carries its time): a few bytes of a
+  first line would match older files that start alike, and their lines would be read twice.
+  Files we have already read to their end are never taken for a copy.
 - a later process resumes a checkpoint whose inode was renamed away meanwhile: it is the
   sibling with that device and inode.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,10 +50,18 @@ class Fingerprint:
 
     def matches(self, fd: int) -> bool:
         """Whether the open file starts with these bytes."""
-        if self.length == 0:
-            return True
-        head = os.pread(fd, self.length, 0)
-        return len(head) == self.length and hashlib.sha256(head).hexdigest() == self.sha256
+        return self._head_of(fd) is not None
+
+    def identifies(self, fd: int) -> bool:
+        """Whether the open file starts with these bytes, and they hold a complete line."""
+        head = self._head_of(fd)
+        return head is not None and b"\n" in head
+
+    def _head_of(self, fd: int) -> bytes | None:
+        head = os.pread(fd, self.length, 0) if self.length else b""
+        if len(head) == self.length and hashlib.sha256(head).hexdigest() == self.sha256:
+            return head
+        return None
 
 
 def siblings(path: str) -> list[str]:
@@ -76,8 +88,9 @@ def siblings(path: str) -> list[str]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
-def open_copy(path: str, fingerprint: Fingerprint, exclude: tuple[int, int] | None) -> int | None:
-    """A read descriptor on the newest sibling that starts with `fingerprint`, or None."""
+def open_copy(path: str, fingerprint: Fingerprint, exclude: Collection[tuple[int, int]] = ()) -> int | None:
+    """A read descriptor on the newest sibling that starts with `fingerprint` (holding a
+    complete line), other than the files `exclude` names by (device, inode); or None."""
     if fingerprint.length == 0:
         return None  # nothing read: no way to tell which copy holds our bytes
     for candidate in siblings(path):
@@ -85,7 +98,7 @@ def open_copy(path: str, fingerprint: Fingerprint, exclude: tuple[int, int] | No
         if fd is None:
             continue
         st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != exclude and fingerprint.matches(fd):
+        if (st.st_dev, st.st_ino) not in exclude and fingerprint.identifies(fd):
             return fd
         os.close(fd)
     return None
