@@ -2,7 +2,8 @@
 
 Woken by inotify on the file's directory (see inotify.py), so an append is read within
 milliseconds; a poll every `poll_interval` (one `os.stat`) backs it up, and is all there is
-where inotify is not (another OS, NFS, the watch limit reached). Each wake-up runs the same
+where inotify is missing (another OS, the watch limit reached) or silent (a file written by
+another host over NFS). Each wake-up runs the same
 loop, simple enough to reason about under every rotation scheme:
 
 - *Start*: at the end of the file, unless `from_start` or resuming a checkpoint. If the end
@@ -64,8 +65,8 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 256 * 1024
 # Woken by the kernel, read at once, but at most once per this long: an isolated append is
-# read within a millisecond, a writer's burst of small writes in a few reads rather than one
-# read (and one emit) per write. Not while a rotation is under way (ROTATION_WATCH after a
+# read at once (tests/sources/measure_follow.py prints the delay), a writer's burst of small
+# writes in a few reads rather than one read (and one emit) per write. Not while a rotation is under way (ROTATION_WATCH after a
 # change to `access.log.1` or the like): then every write is read at once, so that the lines
 # written between logrotate's copy and its truncation are read before they are gone.
 MIN_READ_GAP = 0.005

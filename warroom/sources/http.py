@@ -17,7 +17,7 @@ Both share `PollingSource`, the one place that knows how to poll safely:
 Subclasses only say what to fetch and how to turn the answer into records. A fault is a
 `PollError`: its `fault` is the key counted in `health.faults`, its `reason` is shown to the
 operator and never holds header values or query strings. Once polls succeed again, the last
-failure stays on the health line ("last error at 12:03:04: HTTP 503 ..."): the reconnect
+failure stays the health's reason ("last error at 12:03:04: HTTP 503 ..."): the reconnect
 count alone would not say what went wrong.
 """
 
