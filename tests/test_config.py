@@ -1,5 +1,8 @@
 """Config validation: every problem reported with file, line and field; secrets from env."""
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -183,3 +186,90 @@ url = "http://wrong-scheme"
 """)
     assert any("sources[1].url" in p for p in problems)
     assert any(p.startswith("room.toml:10 metrics[0].source: unknown source 'wbe'") for p in problems)
+
+
+# --------------------------------------------------------------------------- hostile configs
+
+DEEP = 100_000
+
+
+@pytest.mark.parametrize("value", [
+    "[" * DEEP + "]" * DEEP,
+    "{ a = " * DEEP + "1" + " }" * DEEP,
+    "[" + "{ a = [" * (DEEP // 2) + "1" + "] }" * (DEEP // 2) + "]",
+], ids=["arrays", "inline-tables", "both"])
+def test_deeply_nested_values_are_a_located_error(value):
+    (problem,) = problems_of(f'[launch]\nname = "x"\n\n[ui]\nrefresh_hz = {value}\n')
+    assert problem == "room.toml:5: not valid here: arrays and inline tables nested deeper than 64 levels"
+
+
+def test_nesting_inside_strings_and_comments_does_not_count():
+    text = 'name = "' + "[" * 500 + '"\n# ' + "{" * 500 + "\nother = '''\n" + "[" * 500 + "\n'''\n"
+    problems = problems_of("[launch]\n" + text)
+    assert all("nested" not in p for p in problems)
+    assert problems == ["room.toml:4 launch.other: unknown setting (check the spelling)"]
+
+
+def test_a_deep_dotted_key_is_a_located_error_not_a_traceback():
+    text = '[launch]\nname = "x"\n' + ".".join(["a"] * 5_000) + " = 1\n"
+    (problem,) = problems_of(text)
+    assert problem.startswith("room.toml:3: ")
+
+
+def test_syntax_error_at_the_end_of_the_document_is_located():
+    (problem,) = problems_of('[launch]\nname = "x"\nat = [1,\n')
+    assert problem.startswith("room.toml:3: not valid TOML") or problem.startswith("room.toml:4: not valid TOML")
+
+
+def test_check_command_on_a_hostile_config_exits_2_without_traceback(tmp_path):
+    bad = tmp_path / "deep.toml"
+    bad.write_text('[ui]\nrefresh_hz = ' + "[" * DEEP + "]" * DEEP + "\n")
+    done = subprocess.run([sys.executable, "-m", "warroom", "check", "--config", str(bad)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"{bad}:2: not valid here: arrays and inline tables nested deeper")
+    assert "Traceback" not in done.stderr
+
+
+def many_problems(count: int) -> tuple[str, list[str]]:
+    """A config with `count` problems of four kinds, and the line each must be reported at."""
+    parts = ['[[sources]]\nname = "web"\nkind = "file"\npath = "/tmp/a.log"\n']
+    line = 5
+    expected = []
+    for i in range(count):
+        kind = i % 4
+        body = [f'name = "m{i}"', ('sourec = "web"', 'source = "nope"', 'kind = "avg"',
+                                   'where = { status = { around = 5 } }')[kind]]
+        parts.append("[[metrics]]\n" + "\n".join(body) + "\n")
+        field = ("sourec", "source", "kind", "where")[kind]
+        expected.append(f"big.toml:{line + 2} metrics[{i}].{field}")
+        line += 3
+    return "".join(parts), expected
+
+
+def test_four_thousand_problems_are_all_reported_each_at_its_line():
+    text, expected = many_problems(4000)
+    started = time.perf_counter()
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "big.toml")
+    seconds_4000 = time.perf_counter() - started
+    problems = caught.value.problems
+    assert len(problems) == 4000
+    assert sorted(p.split(":")[0] + ":" + p.split(":")[1] for p in problems) == sorted(expected)
+    small, _ = many_problems(1000)
+    started = time.perf_counter()
+    with pytest.raises(ConfigError):
+        parse_config(small, "big.toml")
+    seconds_1000 = time.perf_counter() - started
+    # A figure, not a test of speed: how the time grows with the number of problems.
+    print(f"\nconfig problems: 1,000 in {seconds_1000:.2f} s, 4,000 in {seconds_4000:.2f} s "
+          f"(x{seconds_4000 / seconds_1000:.1f} for 4x the problems)")
+
+
+def test_setting_one_sla_keeps_the_defaults_of_the_others():
+    config = parse_config('[tickets]\nsla.urgent = { respond = "10m", resolve = "1h" }\n')
+    sla = config.tickets.sla
+    assert (sla["urgent"].respond, sla["urgent"].resolve) == (600, 3600)
+    assert (sla["high"].respond, sla["high"].resolve) == (30 * 60, 4 * 3600)
+    assert (sla["normal"].respond, sla["normal"].resolve) == (2 * 3600, 24 * 3600)
+    assert (sla["low"].respond, sla["low"].resolve) == (8 * 3600, 72 * 3600)

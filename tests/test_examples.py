@@ -105,3 +105,17 @@ def test_broken_copy_fails_with_a_located_message(
     assert status == 2
     assert out == ""
     assert any(p.startswith(f"{broken}:{line} ") and message in p for p in err.splitlines()), err
+
+
+def test_prometheus_ratios_are_charted_as_percentages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A query that divides one rate by another gives a ratio: its metric says `%`, so 0.034
+    reads 3.4%, not 0.034 (or, rounded, 0.0)."""
+    from warroom.config import load_config
+
+    path = EXAMPLES / "prometheus.toml"
+    set_env_for(path, monkeypatch)
+    config = load_config(path)
+    queries = {name: promql for source in config.sources for name, promql in getattr(source, "queries", {}).items()}
+    ratios = [m for m in config.metrics if " / " in queries.get(str(m.where.get("query")), "")]
+    assert [m.name for m in ratios] == ["error_ratio"]
+    assert all(m.unit == "%" for m in ratios)

@@ -45,3 +45,23 @@ def test_clean_makes_escapes_visible():
 def test_clean_never_leaves_control_characters(text):
     out = clean(text)
     assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in out)
+
+
+def test_values_under_one_keep_two_significant_digits():
+    assert fmt.compact(0.034) == "0.034"  # not "0.0"
+    assert fmt.compact(0.123) == "0.12"
+    assert fmt.compact(0.5) == "0.5"
+    assert fmt.compact(-0.04) == "-0.04"
+    assert fmt.compact(0) == "0"
+    assert fmt.percent(0.034) == "3.4%"
+    assert fmt.percent(0.000034) == "0.0034%"  # not "0.0%"
+    assert fmt.with_unit(0.004, "s") == "0.004 s"  # not "0.00 s"
+    assert fmt.with_unit(0.4, "ms") == "0.4 ms"  # not "0 ms"
+    assert fmt.with_unit(152.4, "ms") == "152 ms"
+    assert fmt.with_unit(0.034, "%") == "3.4%"
+
+
+@given(st.floats(min_value=-0.9999, max_value=0.9999).filter(lambda v: v != 0))
+def test_no_nonzero_value_shows_as_zero(value):
+    for text in (fmt.compact(value), fmt.percent(value), fmt.with_unit(value, "s"), fmt.with_unit(value, "ms")):
+        assert any(ch in "123456789" for ch in text), text

@@ -30,7 +30,10 @@ from pydantic import (
     model_validator,
 )
 
+from warroom.configlines import ConfigLines, locate, nesting_problem
 from warroom.model import parse_duration
+
+__all__ = ["Config", "ConfigError", "load_config", "locate", "parse_config"]
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -81,6 +84,8 @@ class PolledSourceBase(SourceBase):
     """What the HTTP and Prometheus sources share: a polled URL with a deadline and limits."""
 
     url: str
+    interval: Duration = 5.0
+    """Time between the start of one poll and the next."""
     deadline: Duration = 10.0
     """Overall limit for one poll, connect to last byte."""
     headers: dict[str, str] = {}
@@ -95,8 +100,6 @@ class PolledSourceBase(SourceBase):
 
 class HttpSourceConfig(PolledSourceBase):
     kind: Literal["http"]
-    interval: Duration = 5.0
-    """Time between the start of one poll and the next."""
     params: dict[str, str] = {}
     records_path: str = ""
     """Dotted path to a list of records or one object inside the JSON body; empty: the body."""
@@ -273,7 +276,10 @@ class SlaConfig(StrictModel):
     resolve: Duration
 
 
-def _default_sla() -> dict[str, SlaConfig]:
+Priority = Literal["urgent", "high", "normal", "low"]
+
+
+def _default_sla() -> dict[Priority, SlaConfig]:
     return {
         "urgent": SlaConfig(respond=15 * 60, resolve=2 * 3600),
         "high": SlaConfig(respond=30 * 60, resolve=4 * 3600),
@@ -288,9 +294,14 @@ class TicketsConfig(StrictModel):
     where: dict[str, Scalar | list[Scalar] | dict[str, Any]] = {}
     """Only records matching this filter (same form as a metric's `where`)."""
     id_field: str = "id"
-    sla: dict[Literal["urgent", "high", "normal", "low"], SlaConfig] = Field(
-        default_factory=_default_sla
-    )
+    sla: dict[Priority, SlaConfig] = Field(default_factory=_default_sla)
+    """Respond and resolve targets per priority; a priority not given keeps its default
+    (urgent 15m / 2h, high 30m / 4h, normal 2h / 24h, low 8h / 72h)."""
+
+    @field_validator("sla", mode="after")
+    @classmethod
+    def _sla_defaults(cls, value: dict[Priority, SlaConfig]) -> dict[Priority, SlaConfig]:
+        return {**_default_sla(), **value}
 
 
 # --------------------------------------------------------------------------- layout
@@ -427,8 +438,9 @@ def _items(data: dict[str, Any], table: str) -> list[tuple[int, dict[str, Any]]]
     return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _names(items: list[tuple[int, dict[str, Any]]]) -> list[str]:
-    return [item["name"] for _, item in items if isinstance(item.get("name"), str)]
+def _names(items: list[tuple[int, dict[str, Any]]]) -> dict[str, None]:
+    """The names, in order, as dict keys: membership in O(1) however many there are."""
+    return dict.fromkeys(item["name"] for _, item in items if isinstance(item.get("name"), str))
 
 
 def reference_problems(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
@@ -439,10 +451,10 @@ def reference_problems(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]
     """
     sources, metrics, ratios = (_items(data, t) for t in ("sources", "metrics", "ratios"))
     source_names, metric_names = _names(sources), _names(metrics)
-    known = metric_names + _names(ratios)
+    known = {**metric_names, **_names(ratios)}
     problems: list[tuple[tuple[Any, ...], str]] = []
 
-    def check(loc: tuple[Any, ...], name: Any, kind: str, choices: list[str]) -> None:
+    def check(loc: tuple[Any, ...], name: Any, kind: str, choices: dict[str, None]) -> None:
         if isinstance(name, str) and name not in choices:
             problems.append((loc, _unknown(kind, name, choices)))
 
@@ -451,7 +463,9 @@ def reference_problems(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]
         for table, items in tables:
             for index, item in items:
                 name = item.get("name")
-                if isinstance(name, str) and name in seen:
+                if not isinstance(name, str):
+                    continue
+                if name in seen:
                     problems.append(((table, index, "name"), f"duplicate {kind} name {name!r}"))
                 seen.add(name)
     for index, metric in metrics:
@@ -461,29 +475,33 @@ def reference_problems(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]
             check(("ratios", index, side), ratio.get(side), "metric", metric_names)
     for index, target in _items(data, "targets"):
         check(("targets", index, "metric"), target.get("metric"), "metric", known)
-    panels = data.get("panels") if isinstance(data.get("panels"), dict) else {}
+    panels = _table(data, "panels")
     for panel, keys in (("traffic", ("metrics", "chart", "channels")), ("conversion", ("metrics", "funnel"))):
-        table = panels.get(panel) if isinstance(panels.get(panel), dict) else {}
+        panel_table = _table(panels, panel)
         for key in keys:
-            value = table.get(key)
+            value = panel_table.get(key)
             if isinstance(value, list):
                 for index, name in enumerate(value):
                     check(("panels", panel, key, index), name, "metric", known)
             else:
                 check(("panels", panel, key), value, "metric", known)
-    usable = known + list(TICKET_METRICS)
+    usable = {**known, **dict.fromkeys(TICKET_METRICS)}
     from warroom.expr import ExprError, parse, referenced_metrics  # expr must not import config at load
 
     for index, rule in _items(data, "alerts"):
         try:
-            missing = sorted(referenced_metrics(parse(rule.get("expr", ""))) - set(usable))
+            missing = sorted(referenced_metrics(parse(rule.get("expr", ""))) - usable.keys())
         except (ExprError, TypeError):
             continue  # the expression itself is reported by its own validator
         if missing:
             problems.append((("alerts", index, "expr"), _unknown("metric", missing[0], usable)))
-    tickets = data.get("tickets") if isinstance(data.get("tickets"), dict) else {}
-    check(("tickets", "source"), tickets.get("source"), "source", source_names)
+    check(("tickets", "source"), _table(data, "tickets").get("source"), "source", source_names)
     return problems
+
+
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 class _ReferenceProblems(ValueError):
@@ -492,8 +510,14 @@ class _ReferenceProblems(ValueError):
         self.problems = problems
 
 
-def _unknown(kind: str, name: str, known: list[str]) -> str:
-    listed = ", ".join(known) if known else "none defined"
+MAX_LISTED = 12
+
+
+def _unknown(kind: str, name: str, known: dict[str, None]) -> str:
+    names = list(known)
+    listed = ", ".join(names[:MAX_LISTED]) if names else "none defined"
+    if len(names) > MAX_LISTED:
+        listed += f", ... ({len(names)} in all)"
     return f"unknown {kind} {name!r} (known: {listed})"
 
 
@@ -590,33 +614,58 @@ def load_config(path: str | Path) -> Config:
 def parse_config(text: str, path: str | Path = "config.toml") -> Config:
     """Validate config text; `path` is only used in messages and for relative paths."""
     path = Path(path)
+    raw = _parse_toml(text, path)
     try:
-        raw = tomllib.loads(text)
+        return _validate(raw, text, path)
+    except RecursionError:  # nesting by other means than brackets (dotted keys, say)
+        raise ConfigError([f"{path}:{_longest_line(text)}: nested too deeply to read"]) from None
+
+
+def _parse_toml(text: str, path: Path) -> dict[str, Any]:
+    """The TOML document, or ConfigError at the line the parser stopped on."""
+    nesting = nesting_problem(text)
+    if nesting is not None:
+        line, message = nesting
+        raise ConfigError([f"{path}:{line}: not valid here: {message}"])
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = re.search(r"line (\d+)", str(exc))
-        where = f"{path}:{line.group(1)}" if line else str(path)
-        raise ConfigError([f"{where}: not valid TOML: {exc}"]) from None
+        found = re.search(r"line (\d+)", str(exc))
+        where = found.group(1) if found else str(max(1, len(text.splitlines())))  # "end of document"
+        raise ConfigError([f"{path}:{where}: not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{path}:{_longest_line(text)}: not valid here: nested too deeply to read"]) from None
+
+
+def _longest_line(text: str) -> int:
+    """The line most likely to hold what nests too deeply (the longest one)."""
+    lines = text.splitlines() or [""]
+    return max(range(len(lines)), key=lambda n: len(lines[n])) + 1
+
+
+def _validate(raw: dict[str, Any], text: str, path: Path) -> Config:
+    lines = ConfigLines(text)
     secrets: list[str] = []
-    missing: list[tuple] = []
+    missing: list[tuple[tuple[Any, ...], str]] = []
     data = _substitute_env(raw, (), secrets, missing)
-    problems = [_format(path, text, loc, message) for loc, message in missing]
+    problems = [_format(path, lines, loc, message) for loc, message in missing]
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
             for loc, message in _error_locations(error):
-                problems.append(_format(path, text, loc, message))
+                problems.append(_format(path, lines, loc, message))
         # The cross-references are checked by the model only once the rest is valid; check
         # them here too so that every problem is reported in one run.
         if isinstance(data, dict):
-            problems += [_format(path, text, loc, message) for loc, message in reference_problems(data)]
+            problems += [_format(path, lines, loc, message) for loc, message in reference_problems(data)]
         raise ConfigError(_dedupe(problems)) from None
     if problems:
         raise ConfigError(problems)
     return config.model_copy(update={"path": path, "secrets": tuple(secrets)})
 
 
-def _error_locations(error: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+def _error_locations(error: Any) -> list[tuple[tuple[Any, ...], str]]:
     ctx = error.get("ctx") or {}
     cause = ctx.get("error")
     loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
@@ -644,8 +693,8 @@ def _dedupe(problems: list[str]) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
-def _format(path: Path, text: str, loc: tuple[Any, ...], message: str) -> str:
-    line = locate(text, loc)
+def _format(path: Path, lines: ConfigLines, loc: tuple[Any, ...], message: str) -> str:
+    line = lines.locate(loc)
     dotted = _dotted(loc)
     where = f"{path}:{line}" if line else str(path)
     return f"{where} {dotted}: {message}" if dotted else f"{where}: {message}"
@@ -659,72 +708,6 @@ def _dotted(loc: tuple[Any, ...]) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
-
-
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
-
-
-def locate(text: str, loc: tuple[Any, ...]) -> int | None:
-    """Best-effort line number (1-based) of the TOML element at `loc`.
-
-    TOML parsers do not report positions, so we follow the path through the text: an index
-    into an array of tables finds the Nth `[[name]]` header, a key finds `key =` inside the
-    current table. When a part cannot be found we answer the deepest line found so far.
-    """
-    lines = text.splitlines()
-    start, end = 0, len(lines)  # the current search region
-    table = ""  # dotted name of the table the region belongs to
-    found: int | None = None
-    parts = list(loc)
-    i = 0
-    while i < len(parts):
-        part = parts[i]
-        if isinstance(part, str):
-            name = f"{table}.{part}" if table else part
-            nxt = parts[i + 1] if i + 1 < len(parts) else None
-            if isinstance(nxt, int):
-                # An array of tables [[name]]: find the nxt-th header.
-                headers = [n for n in range(start, end) if _header_name(lines[n]) == (name, True)]
-                if nxt < len(headers):
-                    start = headers[nxt]
-                    found = start + 1
-                    end = _region_end(lines, start + 1, end)
-                    table = name
-                    i += 2
-                    continue
-            header = next((n for n in range(start, end) if _header_name(lines[n]) == (name, False)), None)
-            if header is not None:
-                found = header + 1
-                start, end = header, _region_end(lines, header + 1, end)
-                table = name
-                i += 1
-                continue
-            if any((_header_name(lines[n]) or ("", False))[0].startswith(name + ".") for n in range(start, end)):
-                table = name  # only sub-tables such as [panels.traffic] are written out
-                i += 1
-                continue
-            key = re.compile(rf"^\s*[\"']?{re.escape(str(part))}[\"']?\s*=")
-            body_end = _region_end(lines, start + 1 if found else start, end)
-            hit = next((n for n in range(start, body_end) if key.match(lines[n])), None)
-            if hit is None:
-                return found
-            return hit + 1
-        i += 1
-    return found
-
-
-def _header_name(line: str) -> tuple[str, bool] | None:
-    match = _HEADER.match(line)
-    if not match:
-        return None
-    return match.group(1).replace(" ", ""), line.lstrip().startswith("[[")
-
-
-def _region_end(lines: list[str], start: int, end: int) -> int:
-    for n in range(start, end):
-        if _header_name(lines[n]) is not None:
-            return n
-    return end
 
 
 def launch_time_utc(config: Config) -> float | None:

@@ -1,4 +1,8 @@
-"""Number, time and chart formatting for panels and exports (pure, no Textual)."""
+"""Number, time and chart formatting for panels and exports (pure, no Textual).
+
+A value between 0 and 1 (in its unit) is shown with two significant digits rather than a
+fixed number of decimals: a 0.034 error ratio or a 0.4 ms latency must not read as "0.0".
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,16 @@ BAR_FULL, BAR_EMPTY = "█", "░"
 NO_DATA = "-"
 
 
+def _small(value: float) -> bool:
+    return 0 < abs(value) < 1
+
+
 def compact(value: float | None, decimals: int = 1) -> str:
-    """12, 1.2k, 3.4M; '-' for no data."""
+    """12, 1.2k, 3.4M, 0.034; '-' for no data."""
     if value is None or not math.isfinite(value):
         return NO_DATA
+    if _small(value):
+        return f"{value:.2g}"
     sign = "-" if value < 0 else ""
     value = abs(value)
     for limit, scale, suffix in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
@@ -27,8 +37,11 @@ def compact(value: float | None, decimals: int = 1) -> str:
 
 
 def percent(value: float | None, decimals: int = 1) -> str:
+    """12.3%, 0.34%; '-' for no data."""
     if value is None or not math.isfinite(value):
         return NO_DATA
+    if _small(value * 100):
+        return f"{value * 100:.2g}%"
     return f"{value * 100:.{decimals}f}%"
 
 
@@ -37,6 +50,8 @@ def with_unit(value: float | None, unit: str) -> str:
         return percent(value)
     if value is None:
         return NO_DATA
+    if _small(value) and unit in ("ms", "s"):
+        return f"{value:.2g} {unit}"
     if unit == "ms":
         return f"{value:,.0f} ms"
     if unit == "s":

@@ -8,6 +8,12 @@ name priorities and statuses in many ways ("P1", "Critical", "resolved", "on hol
 synonyms are mapped to our four priorities and four statuses, while a value that maps to
 nothing is rejected with a reason rather than guessed at. A rejected record never reaches the
 store; the caller counts it and shows the reason.
+
+Each record is validated on its own and in bounded time: only scalars (text, numbers, true or
+false) are read, so an object or a list in a ticket field is a reason to reject that record,
+never something to turn into text (the text of a list nested 1,000 deep cannot be built
+without a RecursionError, and a 4 MB one is not a subject); a number is bounded before it is
+written out (Python refuses to print an integer of more than 4,300 digits).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,6 +32,10 @@ MAX_ID = 128
 MAX_SUBJECT = 500
 MAX_FIELD = 200
 ELLIPSIS = "\u2026"
+# A ticket time further ahead of our clock than this comes from a wrong clock (or a wrong
+# unit): it is taken as "now" and counted, so the SLA runs from arrival instead of never
+# starting. The same allowance as the pipeline's for record times.
+MAX_FUTURE_SKEW = 60.0
 
 PRIORITY_SYNONYMS: dict[str, str] = {
     **{name: "urgent" for name in ("urgent", "p0", "p1", "critical", "crit", "blocker", "highest", "sev1", "1")},
@@ -76,6 +86,9 @@ class TicketFields:
     solved_at: float | None = None
     truncated: bool = False
     """True when a text field was cut to its limit (the caller may count it)."""
+    future_times: int = 0
+    """Time fields that were ahead of `now` by more than MAX_FUTURE_SKEW and were taken as
+    `now` (the caller counts them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,20 +115,37 @@ class Ticket:
         return self.status != "solved"
 
 
+def _scalar_text(value: Any, what: str) -> str:
+    """`value` as text if it is a scalar; ValueError for an object, a list or a huge integer."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, float)) or (isinstance(value, int) and value.bit_length() <= 64):
+        return str(value)
+    if isinstance(value, int):
+        raise ValueError(f"{what}: a number too large to be one")
+    raise ValueError(f"{what}: expected text or a number, got {_kind(value)}")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    return "a list" if isinstance(value, list) else type(value).__name__
+
+
 def normalize_priority(value: Any) -> str:
     """One of PRIORITIES from a help desk's spelling; ValueError if it maps to none."""
-    key = str(value).strip().lower()
+    key = _scalar_text(value, "priority").strip().lower()
     if key in PRIORITY_SYNONYMS:
         return PRIORITY_SYNONYMS[key]
-    raise ValueError(f"unknown priority {_short(value)!r} (use urgent, high, normal or low)")
+    raise ValueError(f"unknown priority {_mention(value)} (use urgent, high, normal or low)")
 
 
 def normalize_status(value: Any) -> str:
     """One of STATUSES from a help desk's spelling; ValueError if it maps to none."""
-    key = str(value).strip().lower()
+    key = _scalar_text(value, "status").strip().lower()
     if key in STATUS_SYNONYMS:
         return STATUS_SYNONYMS[key]
-    raise ValueError(f"unknown status {_short(value)!r} (use new, open, pending or solved)")
+    raise ValueError(f"unknown status {_mention(value)} (use new, open, pending or solved)")
 
 
 def parse_time(value: Any) -> float:
@@ -130,21 +160,32 @@ def parse_time(value: Any) -> float:
             try:
                 parsed = datetime.fromisoformat(text)
             except ValueError:
-                raise ValueError(f"not a time: {_short(value)!r}") from None
+                raise ValueError(f"not a time: {_mention(value)}") from None
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=timezone.utc)
             return parsed.timestamp()
+    if isinstance(value, int) and value.bit_length() > 64:
+        raise ValueError("not a time: a number too large")
     if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
         return value / 1000.0 if value > 1e11 else float(value)  # 1e11 s is the year 5138
-    raise ValueError(f"not a time: {_short(value)!r}")
+    raise ValueError(f"not a time: {_mention(value)}")
 
 
-def validate_ticket_record(record: Mapping[str, Any], id_field: str = "id") -> TicketFields | str:
+def clamp_future(ts: float, now: float) -> float:
+    """`ts`, or `now` when `ts` is more than MAX_FUTURE_SKEW ahead of it."""
+    return now if ts > now + MAX_FUTURE_SKEW else ts
+
+
+def validate_ticket_record(
+    record: Mapping[str, Any], id_field: str = "id", now: float | None = None
+) -> TicketFields | str:
     """TicketFields from a source record, or the reason it is rejected.
 
     Rejected: no id (or an empty, non-scalar or over-long one), a priority or status that maps
-    to none of ours, a time field that is not a time. Text fields are cut to MAX_SUBJECT
-    (subject) or MAX_FIELD characters rather than rejected: a long subject is still a ticket.
+    to none of ours, a time field that is not a time, an object or a list where text is
+    expected. Text fields are cut to MAX_SUBJECT (subject) or MAX_FIELD characters rather than
+    rejected: a long subject is still a ticket. With `now` (the arrival time), a time from
+    the far future is taken as `now` and counted in `future_times`.
     """
     if not isinstance(record, Mapping):
         return "record is not an object"
@@ -153,6 +194,8 @@ def validate_ticket_record(record: Mapping[str, Any], id_field: str = "id") -> T
         return f"missing ticket id (field {id_field!r})"
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
         return f"ticket id (field {id_field!r}) is not a string or an integer"
+    if isinstance(raw_id, int) and raw_id.bit_length() > 64:
+        return f"ticket id longer than {MAX_ID} characters"
     ticket_id = str(raw_id).strip()
     if not ticket_id:
         return f"empty ticket id (field {id_field!r})"
@@ -160,15 +203,15 @@ def validate_ticket_record(record: Mapping[str, Any], id_field: str = "id") -> T
         return f"ticket id longer than {MAX_ID} characters"
     values: dict[str, Any] = {"id": ticket_id}
     truncated = False
-    for name, keys in _TEXT_FIELDS.items():
-        value = _first(record, keys)
-        if value is not None:
-            text = str(value).strip()
-            limit = MAX_SUBJECT if name == "subject" else MAX_FIELD
-            if len(text) > limit:
-                text, truncated = text[: limit - 1] + ELLIPSIS, True
-            values[name] = text
     try:
+        for name, keys in _TEXT_FIELDS.items():
+            value = _first(record, keys)
+            if value is not None:
+                text = _scalar_text(value, name).strip()
+                limit = MAX_SUBJECT if name == "subject" else MAX_FIELD
+                if len(text) > limit:
+                    text, truncated = text[: limit - 1] + ELLIPSIS, True
+                values[name] = text
         priority = _first(record, ("priority",))
         if priority is not None:
             values["priority"] = normalize_priority(priority)
@@ -184,7 +227,12 @@ def validate_ticket_record(record: Mapping[str, Any], id_field: str = "id") -> T
                     raise ValueError(f"{name}: {exc}") from None
     except ValueError as exc:
         return str(exc)
-    return TicketFields(**values, truncated=truncated)
+    future = 0
+    if now is not None:
+        for name in _TIME_FIELDS:
+            if name in values and values[name] != clamp_future(values[name], now):
+                values[name], future = now, future + 1
+    return TicketFields(**values, truncated=truncated, future_times=future)
 
 
 def sla_due(ticket: Ticket, sla: Mapping[str, Any]) -> tuple[float | None, float | None]:
@@ -259,12 +307,22 @@ def _first(record: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
-def _short(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= 40 else text[:39] + ELLIPSIS
+def _mention(value: Any) -> str:
+    """A rejected value for a message: a short quote, never the text of an object or a list."""
+    try:
+        text = _scalar_text(value, "value")
+    except ValueError:
+        return _kind(value)
+    return repr(text if len(text) <= 40 else text[:39] + ELLIPSIS)
 
 
 # --------------------------------------------------------------------------- source merge
+
+
+def _without_future_times(fields: TicketFields, now: float) -> TicketFields:
+    changed: dict[str, Any] = {name: now for name in _TIME_FIELDS
+                               if (ts := getattr(fields, name)) is not None and clamp_future(ts, now) != ts}
+    return replace(fields, **changed) if changed else fields
 
 OPERATOR_FIELDS = ("priority", "status", "assignee")
 """Fields an operator can change in warroom. For these, stored rows also keep the value the
@@ -291,7 +349,9 @@ def merge_record(
       the first response if there was none.
     - a record whose updated_at is older than one already applied is "stale" and ignored.
     - SLA breach marks are never cleared: a breach is a fact about the past.
+    - a time from the far future (see MAX_FUTURE_SKEW) is taken as `now`.
     """
+    fields = _without_future_times(fields, now)
     if (stored is not None and fields.updated_at is not None and stored["src_updated_at"] is not None
             and fields.updated_at < stored["src_updated_at"]):
         return "stale", None

@@ -3,9 +3,10 @@
     python log_writer.py PATH COUNT [BATCH] [PAUSE]
 
 Appends COUNT JSON lines {"n": <sequence>} to PATH through one O_APPEND descriptor, BATCH
-lines per write, PAUSE seconds between writes. On SIGHUP it reopens PATH (what nginx does on
-USR1 after logrotate renamed its log), so the lines after a rotation go to the new file.
-Prints "done" when every line is written.
+lines per write, one write every PAUSE seconds on a fixed schedule (a late write is caught up
+at once, so BATCH / PAUSE is the rate whenever the machine keeps up). On SIGHUP it reopens
+PATH (what nginx does on USR1 after logrotate renamed its log), so the lines after a rotation
+go to the new file. Prints "done <seconds>" when every line is written.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGHUP, on_hup)
     n = 0
+    started = time.monotonic()
+    due = started
     while n < count:
         if state["reopen"]:
             state["reopen"] = False
@@ -36,9 +39,10 @@ def main(argv: list[str]) -> int:
         stop = min(count, n + batch)
         os.write(state["fd"], b"".join(b'{"n": %d}\n' % i for i in range(n, stop)))
         n = stop
-        time.sleep(pause)
+        due += pause
+        time.sleep(max(0.0, due - time.monotonic()))
     os.close(state["fd"])
-    print("done", flush=True)
+    print(f"done {time.monotonic() - started:.3f}", flush=True)
     return 0
 
 

@@ -91,7 +91,14 @@ USABLE_WITH_REJECTS: list[tuple[bytes, dict[str, int]]] = [
     (b'{"kind": "order", "amount": 1, "ts": 1e20}', {"bad_time": 1}),  # beyond any epoch, s or ms
     (b'{"kind": "order", "amount": 1, "ts": "2999-01-01T00:00:00+00:00"}', {"future_time": 1}),
     (b'{"kind": "visit", "channel": {"nested": {"deep": 1}}}', {"bad_label": 1}),
-    (b'{"kind": "visit", "channel": ' + b"[" * 1000 + b"]" * 1000 + b"}", {"bad_label": 1}),
+    (b'{"kind": "visit", "channel": ' + b"[" * 30 + b"]" * 30 + b"}", {"bad_label": 1}),
+]
+
+# Records that parse but nest deeper than the sources accept (base.MAX_RECORD_DEPTH): each
+# is refused by the source as one bad record ("too_deep") and never reaches the pipeline.
+TOO_DEEP = [
+    b'{"kind": "visit", "channel": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+    b'{"kind": "order", "amount": 1, "note": ' + b'{"a": ' * 40 + b"1" + b"}" * 40 + b"}",
 ]
 
 # Records that are fine: missing fields, extra fields, odd but valid types.
@@ -131,11 +138,12 @@ def check_outcome(feed, metrics: MetricsStore) -> None:
     assert all_finite(metrics)
     labels = dict(metrics.series["visits"].labels)
     assert labels == {"newsletter": 1.0, "7": 1.0, "(invalid)": 2.0}
+    assert feed.health.faults["too_deep"] == len(TOO_DEEP)
 
 
 async def test_hostile_lines_in_a_log_file(tmp_path, tally):
     log = tmp_path / "events.jsonl"
-    lines = BAD_LINES + USABLE
+    lines = BAD_LINES + USABLE + TOO_DEEP
     log.write_bytes(b"\n".join(lines) + b"\n")
     config, pipeline, metrics = pipeline_for(f"""
 [[sources]]
@@ -152,14 +160,14 @@ max_line_bytes = 4194304
         await asyncio.sleep(0.1)
         tally.bad(len(lines))
         assert feed.delivered == usable
-        assert feed.health.bad_records == len(BAD_LINES)
+        assert feed.health.bad_records == len(BAD_LINES) + len(TOO_DEEP)
         assert feed.health.faults["bad_json"] == len(BAD_LINES)
         assert feed.health.faults["emit_error"] == 0
         check_outcome(feed, metrics)
 
 
 async def test_hostile_websocket_messages(tally):
-    messages = BAD_LINES + [b"[" + b", ".join(USABLE) + b"]"]
+    messages = BAD_LINES + [b"[" + b", ".join(USABLE + TOO_DEEP) + b"]"]
     messages.append(orjson.dumps([1, "two", None, {"kind": "order", "amount": 0}]))  # 3 not objects
 
     async def handler(ws: ServerConnection) -> None:
@@ -185,7 +193,7 @@ max_message_bytes = 4194304
             unparsable = sum(1 for line in BAD_LINES if not _parses(line))
             assert feed.health.faults["bad_json"] == unparsable
             assert feed.health.faults["not_an_object"] == 3 + 3 + 1 + 1 + 1
-            assert feed.health.bad_records == unparsable + 9
+            assert feed.health.bad_records == unparsable + 9 + len(TOO_DEEP)
             assert feed.health.state.value == "live"  # bad messages never cost the connection
             assert feed.health.reconnects == 0
             metrics.series["orders"].count -= 1  # the order that came with the non-objects
@@ -195,7 +203,7 @@ max_message_bytes = 4194304
 async def test_hostile_http_bodies(tally):
     script = [
         Reply(body=b'{"rows": [1, 2, NaN]}', headers={"Content-Type": "application/json"}),
-        Reply(body=b'{"rows": [' + b", ".join(USABLE) + b', "x", 3, null, [1]]}',
+        Reply(body=b'{"rows": [' + b", ".join(USABLE + TOO_DEEP) + b', "x", 3, null, [1]]}',
               headers={"Content-Type": "application/json"}),
         Reply(body={"rows": "not a list"}),
     ]
@@ -215,7 +223,7 @@ records_path = "rows"
             tally.bad(3 + len(USABLE_WITH_REJECTS) + 3)
             # null in a list of records is "nothing", the other three items are bad records;
             # a string where the list should be is one more.
-            assert feed.health.bad_records == feed.health.faults["not_an_object"]
+            assert feed.health.bad_records == feed.health.faults["not_an_object"] + len(TOO_DEEP)
             check_outcome(feed, metrics)
 
 

@@ -21,6 +21,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rich.cells import cell_len
 from websockets.asyncio.server import serve
 
 from tests.faults.helpers import feeding, pipeline_for, wait_for
@@ -42,13 +43,18 @@ HOSTILE_RECORDS = [
     {"kind": "visit", "channel": "\x1b]0;pwned\x07"},  # set the window title
     {"kind": "visit", "channel": "\x1b[2Jpwn2"},  # clear the screen
     {"kind": "visit", "path": "/sale?utm_source=%1B%5B2Jpwn3"},  # the same, percent-encoded
-    {"kind": "visit", "channel": "[b]mk[/b]"},  # Rich/Textual markup
+    *[{"kind": "visit", "channel": "[b]mk[/b]"}] * 6,  # Rich/Textual markup, the top channel
     {"kind": "visit", "channel": "\x9b31mpwn4"},  # a C1 CSI
     {"kind": "visit", "channel": "bell\x07\x08\x0d\x00pwn5"},
     {"kind": "ticket", "id": "T-1", "subject": "\x1b]0;pwned\x07[bold red]help[/] \x1b[2Jpwn6", "priority": "high"},
+    # Bidirectional overrides and zero-width characters: shown as a symbol / removed.
+    *[{"kind": "visit", "channel": "\u202epwn7"}] * 5,
+    *[{"kind": "visit", "channel": "zw\u200bpwn8\ufeff"}] * 5,
+    {"kind": "ticket", "id": "T-2", "subject": "\u2066pwn9\u2069 \u200d\u2060", "priority": "high"},
 ]
+BIDI_AND_ZERO_WIDTH = ["\u202e", "\u2066", "\u2069", "\u200b", "\u200d", "\u2060", "\ufeff"]
 PAYLOADS = [b"\x1b]0;pwned", b"\x1b[2Jpwn2", b"\x1b[2jpwn3", b"\x1b[2Jpwn3", b"\x9b31mpwn4", b"\xc2\x9b31mpwn4",
-            b"\x07\x08", b"\x1b[2Jpwn6"]
+            b"\x07\x08", b"\x1b[2Jpwn6", *(c.encode() for c in BIDI_AND_ZERO_WIDTH)]
 
 
 def screen_config(tmp_path: Path) -> Path:
@@ -113,6 +119,8 @@ def test_hostile_text_and_secrets_never_reach_the_terminal(tmp_path, tally):
         assert payload not in output, payload
     assert b"pwned" in output  # the text is shown, inert
     assert b"[b]mk[/b]" in output  # markup stays literal
+    assert "\ufffdpwn7".encode() in output  # the override is shown as a symbol, inert
+    assert b"zwpwn8" in output  # zero-width characters removed
     for secret in (TOKEN, TOKEN2):
         assert secret.encode() not in output
     assert b"cannot connect" in output  # the failing sources do show their errors
@@ -282,29 +290,56 @@ async def test_wss_with_a_self_signed_certificate_is_refused_unless_verify_tls_i
 HYPOTHESIS_CLEAN_EXAMPLES = 500
 hostile_text = st.lists(
     st.characters(min_codepoint=0, max_codepoint=0x2FF)
+    | st.characters(min_codepoint=0x2000, max_codepoint=0x206F)  # spaces, bidi, zero-width
     | st.sampled_from(["\x1b[2J", "\x1b]0;t\x07", "\x07", "\x9b31m", "\x9d", "[bold]", "[/]", "[@click=quit]",
-                       "\u202e", "\r\n", "\t"]),
+                       "\u202e", "\u061c", "\ufeff", "\u4e2d", "\r\n", "\t"]),
     max_size=40,
 ).map("".join)
+BIDI_OR_ZERO_WIDTH = "\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+HIDDEN = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_OR_ZERO_WIDTH}]")
 
 
 @settings(max_examples=HYPOTHESIS_CLEAN_EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=hostile_text, limit=st.none() | st.integers(1, 80))
-def test_clean_leaves_no_control_character(text, limit, tally):
+def test_clean_leaves_no_control_bidi_or_zero_width_character(text, limit, tally):
     tally.example()
     shown = clean(text, limit)
-    assert not re.search(r"[\x00-\x1f\x7f-\x9f]", shown)
+    assert not HIDDEN.search(shown)
     if limit is not None:
-        assert len(shown) <= limit
+        assert cell_len(shown) <= limit  # in terminal cells, as rich lays it out
     assert clean(shown) == shown  # inert text stays as it is
     if limit is None:
-        assert len(shown) == len(text) - _collapsed(text)  # one visible symbol per character
+        # One visible symbol per character, but for the removed zero-width ones.
+        assert len(shown) == len(text) - _collapsed(text) - len(re.findall("[\u200b-\u200d\u2060\ufeff]", text))
 
 
 def _collapsed(text: str) -> int:
     """Characters lost because runs of newlines and tabs become one space."""
-    return sum(len(m.group()) - 1 for m in re.finditer(r"[\r\n\t]+", text))
+    return sum(len(m.group()) - 1 for m in re.finditer(r"[\r\n\t\u2028\u2029]+", text))
+
+
+def test_exports_carry_no_bidi_or_zero_width_character(tmp_path, tally):
+    """The Markdown, HTML and JSON retrospectives of a room whose ticket and log text came
+    with bidirectional overrides and zero-width characters."""
+    from warroom.export import export_room
+    from warroom.tickets import validate_ticket_record
+
+    hostile = "refund\u202egpj.exe \u2066x\u2069 ad\u200bmin\ufeff"
+    db = tmp_path / "room.db"
+    with RoomStore(db) as store:
+        fields = validate_ticket_record({"id": "T-1", "subject": hostile, "priority": "urgent"})
+        assert not isinstance(fields, str)
+        store.upsert_tickets([fields], "desk")
+        entry = store.add_log("note", "info", hostile, "ana")
+        store.star(entry)
+    tally.bad(2)
+    paths = export_room(db, tmp_path / "retro", formats=["md", "html"])
+    assert len(paths) == 2
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(f"[{BIDI_OR_ZERO_WIDTH}]", text), path.name
+        assert "gpj" in text and "admin" in text  # the text is there, inert
 
 
 # --------------------------------------------------------------------------- counting

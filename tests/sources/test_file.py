@@ -313,7 +313,8 @@ async def test_long_line_is_skipped_and_following_continues(tmp_path):
         await settle(f)
         assert f.seqs() == list(range(9))
         assert f.health.faults["line_too_long"] == 2
-        assert f.health.bad_records == 0
+        assert f.health.bad_records == 2  # a dropped line is a bad record, shown as such
+        assert f.health.reason == "last bad line: longer than max_line_bytes (1000)"
 
 
 async def test_crlf_line_ends(tmp_path):
@@ -436,9 +437,10 @@ async def test_unreadable_path_is_an_error_not_a_crash(tmp_path):
     path.mkdir()  # a directory where the file should be
     async with Follow(path) as f:
         await until(lambda: f.health.state == SourceState.ERROR, what="error state")
-        assert f.health.faults["io_error"] == 1
+        assert f.health.faults["not_a_file"] == 1
+        assert f.health.reason == f"{path} is a directory, not a regular file; a file source follows a log file"
         await settle(f)
-        assert f.health.faults["io_error"] == 1  # counted once, not once per poll
+        assert f.health.faults["not_a_file"] == 1  # counted once, not once per poll
         assert not f.task.done()
         path.rmdir()
         path.write_bytes(lines(0, 3))

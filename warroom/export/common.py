@@ -1,8 +1,9 @@
 """Formatting shared by the renderers: times, durations, numbers, escaping, chart buckets.
 
 Every piece of text that came from a source or an operator passes through `safe` (one
-inert line: terminal escapes and control characters shown as symbols, see textsafe) and
-then through the escaping of the target format (`md` here, html.escape in html.py). Our own
+inert line: terminal escapes, control characters, bidirectional controls and invisible format
+characters shown as symbols, zero-width characters removed, see textsafe) and then through
+the escaping of the target format (`md` here, html.escape in html.py). Our own
 numbers and labels need no escaping, which keeps the raw Markdown readable.
 """
 

@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
-from warroom.sources.base import EmitFn, Source, SourceHealth, SourceState
+from warroom.sources.base import Clock, EmitFn, Source, SourceHealth, SourceState
 
 if TYPE_CHECKING:
     from warroom.config import SourceConfig
@@ -15,17 +16,22 @@ if TYPE_CHECKING:
 __all__ = ["EmitFn", "Source", "SourceHealth", "SourceState", "build_source"]
 
 
-def build_source(config: SourceConfig, clock=None) -> Source:
+def build_source(config: SourceConfig, clock: Clock | None = None) -> Source[Any]:
     """The source object for one `[[sources]]` entry."""
     # Imported here so that importing one transport never pulls in the others' libraries.
+    clock = time.time if clock is None else clock
     if config.kind == "websocket":
-        from warroom.sources.websocket import WebSocketSource as cls
-    elif config.kind == "http":
-        from warroom.sources.http import HttpSource as cls
-    elif config.kind == "prometheus":
-        from warroom.sources.http import PrometheusSource as cls
-    elif config.kind == "file":
-        from warroom.sources.file import FileSource as cls
-    else:  # pragma: no cover - config validation rejects unknown kinds first
-        raise ValueError(f"unknown source kind {config.kind!r}")
-    return cls(config) if clock is None else cls(config, clock=clock)
+        from warroom.sources.websocket import WebSocketSource
+
+        return WebSocketSource(config, clock)
+    if config.kind == "http":
+        from warroom.sources.http import HttpSource
+
+        return HttpSource(config, clock)
+    if config.kind == "prometheus":
+        from warroom.sources.http import PrometheusSource
+
+        return PrometheusSource(config, clock)
+    from warroom.sources.file import FileSource
+
+    return FileSource(config, clock)

@@ -1,14 +1,19 @@
 """Follow a log file like GNU `tail -F` and turn its lines into records.
 
-Polling with `os.stat`, no watcher library: a poll every `poll_interval` costs one stat call,
-works the same on every filesystem (inotify misses rename+recreate and does nothing on NFS),
-and the loop is simple enough to reason about under every rotation scheme:
+Woken by inotify on the file's directory (see inotify.py), so an append is read within
+milliseconds; a poll every `poll_interval` (one `os.stat`) backs it up, and is all there is
+where inotify is missing (another OS, the watch limit reached) or silent (a file written by
+another host over NFS). Each wake-up runs the same
+loop, simple enough to reason about under every rotation scheme:
 
-- *Start*: at the end of the file, unless `from_start`. If the end is inside a line, that
-  line's remainder is skipped, so nothing is ever emitted half. A file missing at start is
-  waited for (state CONNECTING) and then read from its beginning.
-- *Appends*: read in 256 KiB binary chunks until end of file, split on b"\\n", one `emit`
-  per chunk (a few thousand lines), `await asyncio.sleep(0)` between chunks.
+- *Start*: at the end of the file, unless `from_start` or resuming a checkpoint. If the end
+  is inside a line, that line's remainder is skipped, so nothing is ever emitted half. A file
+  missing at start is waited for (state CONNECTING) and then read from its beginning.
+- *Not a file*: a FIFO, device, socket or directory at the path is refused (state ERROR, fault
+  "not_a_file") after an `os.stat`, before any `open`, and every open is non-blocking: a FIFO's
+  open would otherwise wait for a writer with the whole event loop.
+- *Appends*: read in 256 KiB binary chunks until end of file, one `emit` per chunk (a few
+  thousand lines), `await asyncio.sleep(0)` between chunks. Lines: see filelines.py.
 - *Rename + create* (logrotate `create`, symlink swapped to a new target): the path now
   names another inode. We read the old descriptor to its end, then open the path from offset
   0 (fault "rotated"). While the new file is still empty and the old one still has a name,
@@ -18,28 +23,25 @@ and the loop is simple enough to reason about under every rotation scheme:
   we keep reading it until a new file appears.
 - *Deleted*: the path is missing and the descriptor has no link left; we read it to its end,
   close it (so the disk space is freed) and wait for the path again (fault "deleted").
-- *copytruncate*: the size is below our offset, or the file's first bytes changed. We keep
-  the first 4 KiB we have read (the "head") and, before every read and at every poll, re-read
-  that many bytes at offset 0 (one `pread`, next to nothing beside a 256 KiB read) and
-  compare. That catches a truncation followed by writes past our old offset before we read
-  again, which a size check alone misses (and which mtime+size heuristics only guess at).
-  Either way we restart at offset 0 (fault "truncated"). Not caught: new content whose first
-  bytes, as many as we hold (up to 4 KiB), are byte-for-byte the old ones; in practice a log's
-  first line carries a timestamp, so this needs a rewrite within the same second.
+- *copytruncate*: no line that reached logrotate's copy is lost, while the copy is there
+  uncompressed (`access.log.1`; `delaycompress` keeps the newest one so). We notice the
+  truncation (the size is below our offset, or the file's first 4 KiB, which we keep and
+  compare before every read, changed), read the copy, found by those first bytes (see
+  rotated.py), from our offset to its end, then the file from offset 0 (fault "truncated").
+  Lines the writer adds between logrotate's copy and its truncation are in neither file;
+  while a rotation is under way every write is read at once, so that most of them are read
+  before they are gone. With no copy to be found, the possible loss is counted
+  ("truncation_loss") and shown.
 
-Lines: a partial last line is held until its newline arrives; if the file ends (rotation,
-truncation, deletion) with one still held, it is dropped and counted ("partial_line"). A line
-longer than `max_line_bytes` is dropped ("line_too_long") without buffering it whole: once the
-held part passes the limit we discard up to the next newline. CRLF endings are stripped. NUL
-bytes are removed before splitting ("nul_bytes", counted per byte): they come from sparse
-holes that a writer without O_APPEND leaves after a copytruncate, and they are never valid in
-JSON or a log line. Invalid UTF-8 is decoded with U+FFFD replacements and the line is kept
-("invalid_utf8"); for jsonl this is tried only after orjson rejected the raw bytes, so valid
-lines pay nothing for it.
+Resuming (`checkpoint` / `resume`): the device, inode and offset of the next unread line,
+with a fingerprint of the file's head, let a new process carry on exactly there, also when
+the file was rotated or truncated while no process followed it (rotated.py finds the old
+inode or the copy). When those bytes cannot be found any more, it reads the path from its
+start and counts a "resume_gap".
 
-Fault kinds written to `health.faults`: bad_json / bad_nginx / no_match (the parser rejected a
-line; also counted in `bad_records`), line_too_long, partial_line, invalid_utf8, nul_bytes,
-rotated, truncated, deleted, io_error, emit_error.
+Fault kinds written to `health.faults`: bad_json / bad_nginx / no_match, line_too_long,
+partial_line, too_deep (counted in `bad_records` too), invalid_utf8, nul_bytes, rotated,
+truncated, truncation_loss, deleted, not_a_file, io_error, emit_error, resume_gap.
 """
 
 from __future__ import annotations
@@ -47,23 +49,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import stat
 import time
+from collections import deque
 from enum import Enum, auto
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import orjson
-
-from warroom.parsers import BAD_LINE_FAULT, make_parser
+from warroom.checks import file_kind_problem
+from warroom.config import FileSourceConfig
 from warroom.sources.base import Clock, EmitFn, Source, SourceState
-
-if TYPE_CHECKING:
-    from warroom.config import FileSourceConfig
+from warroom.sources.filelines import LineReader
+from warroom.sources.inotify import DirectoryWatch
+from warroom.sources.rotated import HEAD_BYTES, Fingerprint, open_copy, open_inode
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 256 * 1024
-HEAD_BYTES = 4096
+# Woken by the kernel, read at once, but at most once per this long: an isolated append is
+# read at once (tests/sources/measure_follow.py prints the delay), a writer's burst of small
+# writes in a few reads rather than one read (and one emit) per write. Not while a rotation is under way (ROTATION_WATCH after a
+# change to `access.log.1` or the like): then every write is read at once, so that the lines
+# written between logrotate's copy and its truncation are read before they are gone.
+MIN_READ_GAP = 0.005
+ROTATION_WATCH = 2.0
+OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class _Change(Enum):
@@ -75,44 +83,66 @@ class _Change(Enum):
     GONE = auto()  # path missing, our file deleted
 
 
-class FileSource(Source):
+class FileSource(Source[FileSourceConfig]):
     """Follows `config.path`; see the module docstring for the rules."""
 
     kind = "file"
-    config: FileSourceConfig
 
     def __init__(self, config: FileSourceConfig, clock: Clock = time.time) -> None:
         super().__init__(config, clock)
         self.path = config.path
-        self._parse = make_parser(config)
-        self._bad_fault = BAD_LINE_FAULT[config.format]
-        self._binary = config.format == "jsonl"  # orjson takes bytes; the others want str
-        # jsonl is parsed inline in `_records` (same rules as parsers.parse_jsonl).
-        self._max_line = config.max_line_bytes
+        self._lines = LineReader(config, self.health, self.reject)
         self._fd: int | None = None
         self._ident: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
         self._offset = 0  # bytes of the open file consumed so far
         self._head = b""  # its first min(offset, HEAD_BYTES) bytes, to spot rewrites
-        self._pending = b""  # a line still waiting for its newline
-        self._skipping = False  # inside a line we drop, up to its newline
         self._started = False  # the first open attempt was made
+        self._resume_state: dict[str, Any] | None = None
+        self._watch: DirectoryWatch | None = None
+        self._read_at = 0.0  # event-loop time of the last wake-up
+        self._finished: deque[tuple[int, int]] = deque(maxlen=16)  # files read to their end
 
     # ------------------------------------------------------------------ the loop
 
     async def run(self, emit: EmitFn) -> None:
+        self._watch = DirectoryWatch.start()
         try:
             while True:
                 try:
                     await self._poll(emit)
                 except OSError as exc:
                     self._io_fault(exc)
-                await asyncio.sleep(self.config.poll_interval)
+                await self._wait()
         finally:
+            if self._watch is not None:
+                self._watch.close()
             self._close()
             self.health.set_state(SourceState.STOPPED, "stopped", now=self.clock())
 
+    async def _wait(self) -> None:
+        """Until the directory reports a change to our file, or `poll_interval` at most."""
+        watch = self._watch
+        if watch is None or not watch.follow(self.path):
+            await asyncio.sleep(self.config.poll_interval)
+            return
+        if not watch.changed.is_set():
+            try:
+                async with asyncio.timeout(self.config.poll_interval):
+                    await watch.changed.wait()
+            except TimeoutError:
+                pass
+        loop = asyncio.get_running_loop()
+        pause = self._read_at + MIN_READ_GAP - loop.time()
+        if pause > 0 and loop.time() - watch.rotation_seen_at > ROTATION_WATCH:
+            await asyncio.sleep(pause)
+        watch.changed.clear()
+        self._read_at = loop.time()
+
     async def _poll(self, emit: EmitFn) -> None:
         """Read everything there is, following truncations and rotations, then return."""
+        if self._resume_state is not None:
+            state, self._resume_state = self._resume_state, None
+            await self._resume_from(state, emit)
         if self._fd is None and not self._open():
             return
         while True:
@@ -121,10 +151,12 @@ class FileSource(Source):
             if change is _Change.IDLE:
                 return
             if change is _Change.TRUNCATED:
+                await self._recover_copy(emit)
                 self.health.note_fault("truncated")
                 self._rewind()
             elif change is _Change.REPLACED:
                 await self._drain(emit)  # what the writer added to the old file meanwhile
+                assert self._fd is not None
                 deleted = os.fstat(self._fd).st_nlink == 0
                 self._finish_file()
                 self.health.note_fault("deleted" if deleted else "rotated")
@@ -145,41 +177,71 @@ class FileSource(Source):
 
     # ------------------------------------------------------------------ opening
 
+    def _open_path(self) -> int | None:
+        """A non-blocking descriptor on the path; None while it is missing or not a file."""
+        try:
+            problem = file_kind_problem(os.stat(self.path).st_mode)  # before open: a FIFO blocks
+            if problem is None:
+                fd = os.open(self.path, OPEN_FLAGS)
+                problem = file_kind_problem(os.fstat(fd).st_mode)  # swapped since the stat
+                if problem is None:
+                    return fd
+                os.close(fd)
+        except FileNotFoundError:
+            self._waiting()
+            return None
+        self._refuse(problem)
+        return None
+
     def _open(self) -> bool:
         first = not self._started
         self._started = True
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            self._ident = None
-            self._waiting()
+        fd = self._open_path()
+        if fd is None:
             return False
         try:
             st = os.fstat(fd)
-            if stat.S_ISDIR(st.st_mode):
-                raise IsADirectoryError(21, "is a directory", self.path)
             ident = (st.st_dev, st.st_ino)
             if ident == self._ident:
                 # Reopened after an I/O error: the same file, carry on where we were.
                 os.lseek(fd, self._offset, os.SEEK_SET)
+                self._adopt(fd, ident, self._offset)
+            elif first and not self.config.from_start and st.st_size:
+                end = os.lseek(fd, 0, os.SEEK_END)
+                # Starting inside a line: skip its remainder rather than emit half of it.
+                self._adopt(fd, ident, end, skipping=os.pread(fd, 1, end - 1) != b"\n")
             else:
-                self._ident = ident
-                self._pending, self._skipping = b"", False
-                self._offset, self._head = 0, b""
-                if first and not self.config.from_start and st.st_size:
-                    self._offset = os.lseek(fd, 0, os.SEEK_END)
-                    self._head = os.pread(fd, min(HEAD_BYTES, self._offset), 0)
-                    # Starting inside a line: skip its remainder rather than emit half of it.
-                    self._skipping = os.pread(fd, 1, self._offset - 1) != b"\n"
+                self._adopt(fd, ident, 0)
         except OSError:
             os.close(fd)
             raise
-        self._fd = fd
-        self.health.set_state(SourceState.LIVE, f"following {self.path}", now=self.clock())
         return True
+
+    def _adopt(self, fd: int, ident: tuple[int, int], offset: int, skipping: bool = False) -> None:
+        """Follow the open file `fd` from `offset` on."""
+        if ident != self._ident:
+            self._lines.pending, self._lines.skipping = b"", skipping
+        os.lseek(fd, offset, os.SEEK_SET)
+        self._fd, self._ident, self._offset = fd, ident, offset
+        self._head = os.pread(fd, min(HEAD_BYTES, offset), 0)
+        if self._watch is not None:
+            self._watch.forget()
+            self._watch.follow(self.path)
+            self._watch.follow(os.path.realpath(self.path))  # a symlink's target changes there
+        self.health.set_state(SourceState.LIVE, f"following {self.path}", now=self.clock())
 
     def _waiting(self) -> None:
         self.health.set_state(SourceState.CONNECTING, f"waiting for {self.path}", now=self.clock())
+
+    def _refuse(self, problem: str) -> None:
+        self._error("not_a_file", f"{self.path} {problem}")
+
+    def _error(self, fault: str, reason: str) -> None:
+        """State ERROR with `reason`; the fault is counted once, not once per poll."""
+        if self.health.state != SourceState.ERROR or self.health.reason != reason:
+            self.health.note_fault(fault)
+            log.warning("file source %s: %s", self.name, reason)
+        self.health.set_state(SourceState.ERROR, reason, now=self.clock())
 
     def _close(self) -> None:
         if self._fd is not None:
@@ -188,25 +250,20 @@ class FileSource(Source):
 
     def _finish_file(self) -> None:
         """Done with the open file for good: drop a held partial line, close."""
-        if self._pending:
-            self.health.note_fault("partial_line", bad_record=True)
-        self._pending, self._skipping = b"", False
+        self._lines.drop_partial()
+        if self._ident is not None:
+            self._finished.append(self._ident)  # never to be taken for a copy of a later one
         self._ident = None
         self._close()
 
     def _rewind(self) -> None:
-        if self._pending:
-            self.health.note_fault("partial_line", bad_record=True)
+        self._lines.drop_partial()
+        assert self._fd is not None
         os.lseek(self._fd, 0, os.SEEK_SET)
         self._offset, self._head = 0, b""
-        self._pending, self._skipping = b"", False
 
     def _io_fault(self, exc: OSError) -> None:
-        reason = f"{self.path}: {exc.strerror or exc}"
-        if self.health.state != SourceState.ERROR or self.health.reason != reason:
-            self.health.note_fault("io_error")
-            log.warning("file source %s: %s", self.name, reason)
-        self.health.set_state(SourceState.ERROR, reason, now=self.clock())
+        self._error("io_error", f"{self.path}: {exc.strerror or exc}")
         # Keep _ident and _offset: if the same file opens again we resume where we were.
         self._close()
 
@@ -215,6 +272,7 @@ class FileSource(Source):
     def _look(self) -> _Change:
         """What happened to the path since we reached the end of our open file."""
         fd = self._fd
+        assert fd is not None
         try:
             st = os.stat(self.path)  # follows symlinks: a swapped target is a new file
         except FileNotFoundError:
@@ -227,13 +285,21 @@ class FileSource(Source):
             return _Change.TRUNCATED
         return _Change.GREW if st.st_size > self._offset else _Change.IDLE
 
+    def _rewritten(self) -> bool:
+        """Whether the open file no longer starts with the bytes we read from it."""
+        head = self._head
+        return bool(head) and self._fd is not None and os.pread(self._fd, len(head), 0) != head
+
     # ------------------------------------------------------------------ reading
 
-    async def _drain(self, emit: EmitFn) -> None:
-        """Read the open file to its current end, one emit per chunk."""
-        fd = self._fd
+    async def _drain(self, emit: EmitFn, fd: int | None = None) -> None:
+        """Read the open file (or `fd`, a copy of it) to its current end, one emit per chunk."""
+        follows_path = fd is None
+        if fd is None:
+            fd = self._fd
+        assert fd is not None
         while True:
-            if self._rewritten():
+            if follows_path and self._rewritten():
                 return  # `_look` restarts from the beginning
             data = os.read(fd, CHUNK_BYTES)
             if not data:
@@ -241,108 +307,86 @@ class FileSource(Source):
             if self._offset < HEAD_BYTES:
                 self._head += data[: HEAD_BYTES - self._offset]
             self._offset += len(data)
-            records = self._records(data)
+            records, brackets = self._lines.records(data)
             if records:
-                self._deliver(emit, records)
+                self.deliver(emit, records, brackets=brackets)
             await asyncio.sleep(0)
 
-    def _rewritten(self) -> bool:
-        """Whether the open file no longer starts with the bytes we read from it."""
-        head = self._head
-        return bool(head) and os.pread(self._fd, len(head), 0) != head
+    async def _recover_copy(self, emit: EmitFn) -> None:
+        """After a copytruncate: read what the rotated copy holds past our offset."""
+        known = [*self._finished, *([self._ident] if self._ident else [])]
+        copy = open_copy(self.path, Fingerprint.of(self._head), exclude=known)
+        if copy is not None:
+            await self._read_copy(copy, emit)
+        elif self._head:
+            self.health.note_fault("truncation_loss")
+            self.health.reason = (
+                f"{self.path} was truncated and no rotated copy of it was found: "
+                "lines written just before may be lost"
+            )
 
-    def _deliver(self, emit: EmitFn, records: list[dict[str, Any]]) -> None:
+    async def _read_copy(self, copy: int, emit: EmitFn) -> None:
+        """Read the copy `copy` of our file from our offset to its end, then close it. Our
+        identity, offset and head stay those of the original, so a checkpoint taken meanwhile
+        resumes from the same copy."""
         try:
-            emit(records)
-        except Exception as exc:  # the consumer's bug must not stop the feed; it is shown
-            self.health.note_fault("emit_error")
-            self.health.reason = f"records lost: {type(exc).__name__}: {exc}"
-            log.exception("file source %s: emit failed", self.name)
+            os.lseek(copy, self._offset, os.SEEK_SET)
+            await self._drain(emit, copy)
+        finally:
+            os.close(copy)
+        self._lines.drop_partial()
+
+    # ------------------------------------------------------------------ resuming
+
+    def checkpoint(self) -> dict[str, Any] | None:
+        """Identity and position of the next unread complete line (see the module docstring)."""
+        if self._ident is None:
+            # Waiting for the file: whatever appears is to be read from its start.
+            return {"path": self.path, "waiting": True} if self._started else None
+        lines = self._lines
+        offset = self._offset if lines.skipping else self._offset - len(lines.pending)
+        return {
+            "path": self.path,
+            "dev": self._ident[0],
+            "ino": self._ident[1],
+            "offset": offset,
+            "skipping": lines.skipping,
+            **Fingerprint.of(self._head[:offset]).state(),
+        }
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Start at a checkpoint of an earlier process instead of the end of the file."""
+        self._resume_state = dict(state)
+        self._started = True
+
+    async def _resume_from(self, state: dict[str, Any], emit: EmitFn) -> None:
+        if state.get("waiting") or "ino" not in state:
+            return  # nothing was open: whatever the path names now is read from its start
+        ident = (int(state["dev"]), int(state["ino"]))
+        offset = int(state["offset"])
+        fingerprint = Fingerprint.from_state(state)
+        fd = self._open_path()
+        if fd is not None and (os.fstat(fd).st_dev, os.fstat(fd).st_ino) != ident:
+            os.close(fd)
+            fd = open_inode(self.path, ident)  # rotated meanwhile: its old name is a sibling
+        if fd is not None and os.fstat(fd).st_size >= offset and fingerprint.matches(fd):
+            self._adopt(fd, ident, offset, skipping=bool(state.get("skipping")))
             return
-        self.health.note_records(len(records), now=self.clock())
-
-    def _lines(self, data: bytes) -> list[bytes]:
-        """The complete lines in `data` after what is held; keeps the new partial line."""
-        health = self.health
-        if b"\0" in data:
-            before = len(data)
-            data = data.replace(b"\0", b"")
-            health.note_fault("nul_bytes", before - len(data))
-        if self._skipping:
-            newline = data.find(b"\n")
-            if newline < 0:
-                return []
-            data = data[newline + 1 :]
-            self._skipping = False
-        if self._pending:
-            data = self._pending + data
-        lines = data.split(b"\n")
-        tail = lines.pop()
-        if len(tail) > self._max_line:
-            health.note_fault("line_too_long")
-            tail, self._skipping = b"", True
-        self._pending = tail
-        if len(data) > self._max_line:  # only then can a complete line be too long
-            limit = self._max_line
-            kept = [line for line in lines if len(line) <= limit]
-            if len(kept) != len(lines):
-                health.note_fault("line_too_long", len(lines) - len(kept))
-            lines = kept
-        if b"\r" in data:
-            lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
-        return lines
-
-    def _records(self, data: bytes) -> list[dict[str, Any]]:
-        lines = self._lines(data)
-        parse = self._parse
-        records: list[dict[str, Any]] = []
-        append = records.append
-        bad = 0
-        if self._binary:
-            # parse_jsonl inlined: a function call per line is a fifth of the source's cost.
-            loads, error = orjson.loads, orjson.JSONDecodeError
-            for line in lines:
-                try:
-                    record = loads(line)
-                except error:
-                    record = None
-                if type(record) is not dict:
-                    record = self._second_chance(line) if record is None else None
-                    if record is None:
-                        bad += bool(line.strip())  # blank lines are not records
-                        continue
-                append(record)
-        else:
-            try:
-                # One decode for the whole chunk: "\n" never occurs inside a UTF-8 sequence,
-                # so this splits into the same lines as decoding each one.
-                texts = b"\n".join(lines).decode().split("\n") if lines else []
-            except UnicodeDecodeError:
-                texts = [self._decode(raw) for raw in lines]
-            for line in texts:
-                if not line:
-                    continue
-                record = parse(line)
-                if record is None:
-                    bad += not line.isspace()  # blank lines are not records
-                    continue
-                append(record)
-        if bad:
-            self.health.note_fault(self._bad_fault, bad, bad_record=True)
-        return records
-
-    def _decode(self, raw: bytes) -> str:
-        try:
-            return raw.decode()
-        except UnicodeDecodeError:
-            self.health.note_fault("invalid_utf8")
-            return raw.decode("utf-8", "replace")
-
-    def _second_chance(self, line: bytes) -> dict[str, Any] | None:
-        """A line orjson rejected: parse it again if only its UTF-8 was broken."""
-        try:
-            line.decode()
-        except UnicodeDecodeError:
-            self.health.note_fault("invalid_utf8")
-            return self._parse(line.decode("utf-8", "replace"))
-        return None
+        # Truncated, or gone: the bytes past `offset` may still be in a rotated copy.
+        copy = open_copy(self.path, fingerprint)
+        if copy is not None:
+            self._ident, self._offset = ident, offset
+            self._head = os.pread(copy, fingerprint.length, 0)
+            await self._read_copy(copy, emit)
+        self._ident = None
+        if fd is None:
+            fd = self._open_path()  # whatever the path names now, read from its start
+        if fd is not None:
+            st = os.fstat(fd)
+            self._adopt(fd, (st.st_dev, st.st_ino), 0)
+        if copy is None:
+            self.health.note_fault("resume_gap")
+            self.health.reason = (
+                f"{self.path} changed while warroom was stopped and the unread lines could not "
+                "be found; reading the file from its start"
+            )

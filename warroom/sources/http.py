@@ -16,7 +16,9 @@ Both share `PollingSource`, the one place that knows how to poll safely:
 
 Subclasses only say what to fetch and how to turn the answer into records. A fault is a
 `PollError`: its `fault` is the key counted in `health.faults`, its `reason` is shown to the
-operator and never holds header values or query strings.
+operator and never holds header values or query strings. Once polls succeed again, the last
+failure stays the health's reason ("last error at 12:03:04: HTTP 503 ..."): the reconnect
+count alone would not say what went wrong.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ import math
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 import orjson
 
+from warroom.config import HttpSourceConfig, PolledSourceBase, PrometheusSourceConfig
+from warroom.format import clock_time
 from warroom.model import Record
 from warroom.sources.base import EmitFn, Source, SourceState, next_backoff
 from warroom.sources.jsonbody import RecordsPathError, records_at
@@ -73,14 +77,20 @@ class PollOutcome:
     records: list[Record] = field(default_factory=list)
     problems: list[PollError] = field(default_factory=list)
     parts: int = 1
+    brackets: int | None = None  # of the JSON text the records came from (Source.deliver)
 
     @property
     def failed(self) -> bool:
         return len(self.problems) >= self.parts
 
 
-class PollingSource(Source):
+P = TypeVar("P", bound=PolledSourceBase)
+
+
+class PollingSource(Source[P], Generic[P]):
     """The poll loop, deadline, size limit and backoff shared by the HTTP-based sources."""
+
+    _last_error = ""  # shown while live again after a failure
 
     async def poll(self, client: httpx.AsyncClient) -> PollOutcome:
         """One poll; raise PollError when it fails as a whole."""
@@ -94,15 +104,16 @@ class PollingSource(Source):
         async with self._client() as client:
             while True:
                 started = loop.time()
+                bad_before = health.bad_records
                 try:
                     outcome = await self.poll(client)
                 except PollError as exc:
                     outcome = PollOutcome(problems=[exc])
                 for problem in outcome.problems:
                     health.note_fault(problem.fault)
-                if outcome.records:
-                    emit(outcome.records)
-                health.note_records(len(outcome.records), now=self.clock())
+                if outcome.problems:
+                    self._last_error = f"last error at {clock_time(self.clock())}: {_join(outcome.problems)}"
+                self.deliver(emit, outcome.records, brackets=outcome.brackets)
                 wait = max(config.interval, MIN_POLL_INTERVAL)
                 retry_after = max((p.retry_after or 0.0 for p in outcome.problems), default=0.0)
                 if outcome.failed:
@@ -115,8 +126,10 @@ class PollingSource(Source):
                     wait = max(wait, retry_after)
                     if outcome.problems:  # some parts answered, some did not
                         health.set_state(SourceState.ERROR, _join(outcome.problems), now=self.clock())
-                    else:
-                        health.set_state(SourceState.LIVE, "", now=self.clock())
+                    elif health.bad_records == bad_before:
+                        health.set_state(SourceState.LIVE, self._last_error, now=self.clock())
+                    else:  # keep the reason `reject` gave for this poll's bad records
+                        health.set_state(SourceState.LIVE, health.reason, now=self.clock())
                 await asyncio.sleep(max(0.0, started + wait - loop.time()))
                 if outcome.failed:
                     health.reconnects += 1
@@ -190,14 +203,15 @@ class PollingSource(Source):
     def _scrub(self, text: str) -> str:
         """`text` without the configured address' query string, header or parameter values."""
         text = text.replace(self.config.url, self.health.target)
-        secrets = list(self.config.headers.values()) + list(getattr(self.config, "params", {}).values())
+        params: dict[str, str] = getattr(self.config, "params", {})
+        secrets = list(self.config.headers.values()) + list(params.values())
         for value in secrets:
             if value:
                 text = text.replace(value, "***")
         return text[:MAX_REASON]
 
 
-class HttpSource(PollingSource):
+class HttpSource(PollingSource[HttpSourceConfig]):
     """Polls one JSON endpoint; the records are at `records_path` in each answer."""
 
     kind = "http"
@@ -211,11 +225,11 @@ class HttpSource(PollingSource):
         except RecordsPathError as exc:
             raise PollError("records_path_missing", str(exc)) from None
         if not_objects:
-            self.health.note_fault("not_an_object", not_objects, bad_record=True)
-        return PollOutcome(records=records)
+            self.reject("not_an_object", "last bad record: an item that is not an object", not_objects)
+        return PollOutcome(records=records, brackets=fetched.body.count(b"{") + fetched.body.count(b"["))
 
 
-class PrometheusSource(PollingSource):
+class PrometheusSource(PollingSource[PrometheusSourceConfig]):
     """Runs each configured instant query every interval; one record per sample.
 
     A vector sample becomes `{**labels, "query": name, "value": float, "ts": sample_time}`
@@ -284,7 +298,7 @@ class PrometheusSource(PollingSource):
                     raise ValueError("not a [time, value] pair")
                 sample_time, value = float(pair[0]), float(pair[1])
             except (TypeError, ValueError):
-                self.health.note_fault("bad_sample", bad_record=True)
+                self.reject("bad_sample", f"query {name}: a sample that is not a [time, value] pair")
                 continue
             if not math.isfinite(value):
                 self.health.note_fault("non_finite")

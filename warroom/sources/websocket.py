@@ -10,8 +10,9 @@ A handshake refused with 401/403 will not fix itself until someone changes the t
 is retried at MAX_RETRY_DELAY and says so; other handshake failures (502/503 during a
 deploy) are retried with the usual backoff.
 
-Bad messages (not JSON, items that are not objects, a missing `records_path`) are counted
-and skipped: the connection stays up. A message over `max_message_bytes` is different:
+Bad messages (not JSON, items that are not objects, a missing `records_path`, records nested
+too deep) are counted and skipped through `Source.reject` / `Source.deliver`: the connection
+stays up. A message over `max_message_bytes` is different:
 websockets closes the connection on it, so it counts as a fault and a reconnect.
 """
 
@@ -26,6 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.frames import CloseCode
 
+from warroom.config import WebSocketSourceConfig
 from warroom.sources.base import (
     MAX_RETRY_DELAY,
     MIN_RETRY_DELAY,
@@ -47,7 +49,7 @@ CLOSE_TIMEOUT = 5.0
 YIELD_EVERY = 64
 
 
-class WebSocketSource(Source):
+class WebSocketSource(Source[WebSocketSourceConfig]):
     """Follows one `[[sources]] kind = "websocket"` feed until cancelled."""
 
     kind = "websocket"
@@ -98,7 +100,7 @@ class WebSocketSource(Source):
         config = self.config
         ping_interval = config.ping_interval or None  # 0 turns keepalive pings off
         ping_timeout = config.ping_timeout or None
-        tls: dict = {}
+        tls: dict[str, Any] = {}
         if config.url.startswith("wss:") and not config.verify_tls:
             context = ssl.create_default_context()
             context.check_hostname = False
@@ -118,7 +120,6 @@ class WebSocketSource(Source):
 
     async def _read(self, ws: ClientConnection, emit: EmitFn) -> None:
         path = self.config.records_path
-        health = self.health
         count = 0
         while True:
             message = await ws.recv(decode=False)
@@ -128,22 +129,17 @@ class WebSocketSource(Source):
             try:
                 document: Any = orjson.loads(message)
             except orjson.JSONDecodeError as exc:
-                self._bad_message("bad_json", f"last bad message: not JSON ({exc})")
+                self.reject("bad_json", f"last bad message: not JSON ({exc})")
                 continue
             try:
                 records, not_objects = records_at(document, path)
             except RecordsPathError as exc:
-                self._bad_message("records_path_missing", f"last bad message: {exc}")
+                self.reject("records_path_missing", f"last bad message: {exc}")
                 continue
             if not_objects:
-                health.note_fault("not_an_object", not_objects, bad_record=True)
+                self.reject("not_an_object", "last bad message: an item that is not an object", not_objects)
             if records:
-                emit(records)
-                health.note_records(len(records), now=self.clock())
-
-    def _bad_message(self, fault: str, reason: str) -> None:
-        self.health.note_fault(fault, bad_record=True)
-        self.health.set_state(self.health.state, reason[:200])
+                self.deliver(emit, records, brackets=message.count(b"{") + message.count(b"["))
 
     def _describe_close(self, exc: ConnectionClosed) -> tuple[str, str]:
         sent, rcvd = exc.sent, exc.rcvd
