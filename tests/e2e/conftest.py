@@ -2,7 +2,8 @@
 
 The binaries come from the distribution packages (`.ci/install-servers.sh` installs them in
 CI). A test that needs one and does not find it is skipped, with the reason naming the
-package, so a CI log says what was missing rather than just "skipped".
+package; under CI=true that skip is a failure (tests/conftest.py), and so is a missing wrk,
+which a test could otherwise quietly replace with a slower load generator.
 
 Every server is a child process of the test, listening on 127.0.0.1 on a free port, with all
 its files (config, logs, pid, data) in the test's tmp_path. Teardown stops it even when the
@@ -30,10 +31,15 @@ import pytest
 # Debian puts daemons in /usr/sbin, which is not in every user's PATH.
 EXTRA_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 INSTALL_HINT = "install it with .ci/install-servers.sh (Debian packages nginx, wrk, prometheus)"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}  # as in tests/conftest.py
 
 
 def find_binary(name: str) -> str | None:
-    """The full path of program `name` from PATH or the usual sbin directories, or None."""
+    """The full path of program `name` from PATH or the usual sbin directories, or None.
+
+    Under CI=true a missing program fails the test: CI installs all of them, so no test
+    there may take the path for a machine without it.
+    """
     found = shutil.which(name)
     if found:
         return found
@@ -41,6 +47,8 @@ def find_binary(name: str) -> str | None:
         candidate = os.path.join(directory, name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
+    if IN_CI:
+        pytest.fail(f"CI=true and {name} is not installed; {INSTALL_HINT}", pytrace=False)
     return None
 
 
