@@ -39,7 +39,8 @@ def core_modules() -> list[str]:
     when imported, so it is left out."""
     found = ["warroom", *(m.name for m in pkgutil.walk_packages(warroom.__path__, "warroom.", onerror=_raise))]
     return [
-        name for name in found
+        name
+        for name in found
         if not name.startswith(tuple(f"{screen}." for screen in SCREEN_MODULES))
         and name not in SCREEN_MODULES
         and not name.endswith(".__main__")
@@ -62,7 +63,10 @@ def loaded_by_each_core_module(tmp_path_factory: pytest.TempPathFactory) -> dict
     def load(module: str) -> tuple[list[str], str]:
         done = subprocess.run(
             [sys.executable, "-c", probe.format(FORBIDDEN), module],
-            cwd=directory, capture_output=True, text=True, timeout=120,
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if done.returncode != 0:
             return ["<import failed>"], done.stderr
@@ -106,14 +110,18 @@ def test_a_child_started_in_the_checkout_imports_the_installed_package() -> None
     _installed_or_skip()
     done = subprocess.run(
         [sys.executable, "-c", "import warroom; print(warroom.__file__)"],
-        cwd=CHECKOUT, capture_output=True, text=True, check=True,
+        cwd=CHECKOUT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert Path(done.stdout.strip()).resolve().parent == INSTALLED_PACKAGE
 
 
 def _files(package: Path) -> set[str]:
     return {
-        str(path.relative_to(package)) for path in package.rglob("*")
+        str(path.relative_to(package))
+        for path in package.rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     }
 

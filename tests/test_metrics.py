@@ -22,12 +22,18 @@ def clock():
 
 def store(clock, **kw):
     return MetricsStore(
-        [MetricConfig(name="visits", split_by="channel"), MetricConfig(name="orders"),
-         MetricConfig(name="latency", kind="last", field="ms")],
-        [RatioConfig(name="conversion", numerator="orders", denominator="visits"),
-         RatioConfig(name="conv_1m", numerator="orders", denominator="visits", window=60)],
+        [
+            MetricConfig(name="visits", split_by="channel"),
+            MetricConfig(name="orders"),
+            MetricConfig(name="latency", kind="last", field="ms"),
+        ],
+        [
+            RatioConfig(name="conversion", numerator="orders", denominator="visits"),
+            RatioConfig(name="conv_1m", numerator="orders", denominator="visits", window=60),
+        ],
         [TargetConfig(metric="orders", value=100)],
-        clock=clock, **kw,
+        clock=clock,
+        **kw,
     )
 
 

@@ -66,8 +66,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None,
-               log: Path | None = None) -> None:
+def wait_until(
+    predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None
+) -> None:
     """Poll `predicate` (blocking) until true; fail with the server's log if it never is."""
     deadline = time.monotonic() + timeout
     while True:
@@ -233,16 +234,14 @@ class Nginx:
         # As root, nginx would run its workers as "nobody", who cannot enter a pytest
         # tmp_path (mode 0700) to reopen the log after a rotation.
         user = "user root;\n" if os.geteuid() == 0 else ""
-        self.conf.write_text(NGINX_CONF.format(
-            user=user, root=self.root, port=self.port, backend_port=self.backend_port
-        ))
+        self.conf.write_text(
+            NGINX_CONF.format(user=user, root=self.root, port=self.port, backend_port=self.backend_port)
+        )
         check = subprocess.run(self._args("-t"), check=False, capture_output=True, text=True)
         if check.returncode != 0:
             pytest.fail(f"nginx -t rejected the test config:\n{check.stderr}")
         with (self.root / "nginx.stderr").open("wb") as stderr:
-            self.proc = subprocess.Popen(
-                self._args("-g", "daemon off;"), stdout=subprocess.DEVNULL, stderr=stderr
-            )
+            self.proc = subprocess.Popen(self._args("-g", "daemon off;"), stdout=subprocess.DEVNULL, stderr=stderr)
         wait_until(lambda: port_open(self.port), 10, "nginx listening", self.proc, self.error_log)
 
     def reopen(self) -> None:
@@ -318,7 +317,10 @@ class Prometheus:
         )
         wait_until(
             lambda: httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200,
-            45, "prometheus ready", self.proc, self.log,
+            45,
+            "prometheus ready",
+            self.proc,
+            self.log,
         )
 
     def stop(self) -> None:
