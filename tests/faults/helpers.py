@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import re
@@ -99,7 +100,7 @@ class CrashWatch(logging.Handler):
         """Count the crashes a `warroom` child process wrote to its log file under `directory`."""
         for log in directory.rglob("warroom.log"):
             lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-            for line, following in zip(lines, [*lines[1:], ""], strict=True):
+            for line, following in itertools.pairwise([*lines, ""]):
                 found = APP_LOG_ERROR.match(line)
                 if found and following.startswith("Traceback (most recent call last)"):
                     self.add(f"{log}: logged by {found[1]}: {found[2]}")
