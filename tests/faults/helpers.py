@@ -48,7 +48,8 @@ class CrashWatch(logging.Handler):
     source health fault named "crashed"; an exception raised through warroom code that
     reaches an asyncio loop's exception handler (a task nobody awaited); a source task that
     ended with an exception under `feeding`; and an ERROR record with a traceback in the log
-    file of a `warroom` run as a child process. One exception seen twice counts once.
+    file of a `warroom` app or recorder run as a child process. One exception seen twice
+    counts once.
     """
 
     def __init__(self) -> None:
@@ -97,8 +98,10 @@ class CrashWatch(logging.Handler):
             root.removeHandler(self)
 
     def read_app_logs(self, directory: Path) -> None:
-        """Count the crashes a `warroom` child process wrote to its log file under `directory`."""
-        for log in directory.rglob("warroom.log"):
+        """Count the crashes `warroom` child processes wrote to their log files under
+        `directory`: the app's (warroom.log in its state directory) and a background
+        recorder's (beside the room database)."""
+        for log in [*directory.rglob("warroom.log"), *directory.rglob("*.recorder.log")]:
             lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
             for line, following in itertools.pairwise([*lines, ""]):
                 found = APP_LOG_ERROR.match(line)
