@@ -2,7 +2,8 @@
 
 import pytest
 
-from warroom.config import MetricConfig, RatioConfig, TargetConfig
+from warroom.config import MetricConfig, RatioConfig, TargetConfig, parse_config
+from warroom.engine import Engine
 from warroom.metrics import MAX_LABELS, OTHER_LABEL, SECONDS_KEPT, MetricsStore
 
 
@@ -21,12 +22,18 @@ def clock():
 
 def store(clock, **kw):
     return MetricsStore(
-        [MetricConfig(name="visits", split_by="channel"), MetricConfig(name="orders"),
-         MetricConfig(name="latency", kind="last", field="ms")],
-        [RatioConfig(name="conversion", numerator="orders", denominator="visits"),
-         RatioConfig(name="conv_1m", numerator="orders", denominator="visits", window=60)],
+        [
+            MetricConfig(name="visits", split_by="channel"),
+            MetricConfig(name="orders"),
+            MetricConfig(name="latency", kind="last", field="ms"),
+        ],
+        [
+            RatioConfig(name="conversion", numerator="orders", denominator="visits"),
+            RatioConfig(name="conv_1m", numerator="orders", denominator="visits", window=60),
+        ],
         [TargetConfig(metric="orders", value=100)],
-        clock=clock, **kw,
+        clock=clock,
+        **kw,
     )
 
 
@@ -141,3 +148,23 @@ def test_before_launch_totals_show_the_warm_up(clock):
     assert m.value("orders") == 4  # T-60s: the warm-up so far
     clock.now += 61
     assert m.value("orders") is not None and m.value("orders") == 0  # T0: counting afresh
+
+
+def test_target_eta_uses_the_pace_of_the_last_five_minutes(clock):
+    """The README's "when the target will be reached at the pace of the last five minutes",
+    with the metrics the engine builds for the app."""
+    config = parse_config(
+        '[[sources]]\nname = "shop"\nkind = "http"\nurl = "http://127.0.0.1:9/stats"\n'
+        '[[metrics]]\nname = "orders"\nsource = "shop"\n'
+        '[[targets]]\nmetric = "orders"\nvalue = 1000\n'
+    )
+    metrics = Engine(config, clock=clock).metrics  # built as the app builds it
+    # Three paces, so each window gives another answer: 2/s in the last minute, 0.5/s in
+    # the four minutes before it, 1/s in the five minutes before those.
+    for age in range(1, 601):
+        per_second = 2.0 if age <= 60 else 0.5 if age <= 300 else 1.0
+        metrics.add("orders", clock.now - age, per_second, 1)
+    (status,) = metrics.targets()
+    assert status.actual == pytest.approx(120 + 120 + 300)
+    assert status.rate_per_s == pytest.approx((120 + 120) / 300)  # 60 s: 2.0, 600 s: 0.9
+    assert status.eta_seconds == pytest.approx((1000 - 540) / 0.8)

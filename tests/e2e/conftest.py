@@ -2,7 +2,8 @@
 
 The binaries come from the distribution packages (`.ci/install-servers.sh` installs them in
 CI). A test that needs one and does not find it is skipped, with the reason naming the
-package, so a CI log says what was missing rather than just "skipped".
+package; under CI=true that skip is a failure (tests/conftest.py), and so is a missing wrk,
+which a test could otherwise quietly replace with a slower load generator.
 
 Every server is a child process of the test, listening on 127.0.0.1 on a free port, with all
 its files (config, logs, pid, data) in the test's tmp_path. Teardown stops it even when the
@@ -30,10 +31,15 @@ import pytest
 # Debian puts daemons in /usr/sbin, which is not in every user's PATH.
 EXTRA_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 INSTALL_HINT = "install it with .ci/install-servers.sh (Debian packages nginx, wrk, prometheus)"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}  # as in tests/conftest.py
 
 
 def find_binary(name: str) -> str | None:
-    """The full path of program `name` from PATH or the usual sbin directories, or None."""
+    """The full path of program `name` from PATH or the usual sbin directories, or None.
+
+    Under CI=true a missing program fails the test: CI installs all of them, so no test
+    there may take the path for a machine without it.
+    """
     found = shutil.which(name)
     if found:
         return found
@@ -41,6 +47,8 @@ def find_binary(name: str) -> str | None:
         candidate = os.path.join(directory, name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
+    if IN_CI:
+        pytest.fail(f"CI=true and {name} is not installed; {INSTALL_HINT}", pytrace=False)
     return None
 
 
@@ -58,8 +66,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None,
-               log: Path | None = None) -> None:
+def wait_until(
+    predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None
+) -> None:
     """Poll `predicate` (blocking) until true; fail with the server's log if it never is."""
     deadline = time.monotonic() + timeout
     while True:
@@ -225,16 +234,14 @@ class Nginx:
         # As root, nginx would run its workers as "nobody", who cannot enter a pytest
         # tmp_path (mode 0700) to reopen the log after a rotation.
         user = "user root;\n" if os.geteuid() == 0 else ""
-        self.conf.write_text(NGINX_CONF.format(
-            user=user, root=self.root, port=self.port, backend_port=self.backend_port
-        ))
+        self.conf.write_text(
+            NGINX_CONF.format(user=user, root=self.root, port=self.port, backend_port=self.backend_port)
+        )
         check = subprocess.run(self._args("-t"), check=False, capture_output=True, text=True)
         if check.returncode != 0:
             pytest.fail(f"nginx -t rejected the test config:\n{check.stderr}")
         with (self.root / "nginx.stderr").open("wb") as stderr:
-            self.proc = subprocess.Popen(
-                self._args("-g", "daemon off;"), stdout=subprocess.DEVNULL, stderr=stderr
-            )
+            self.proc = subprocess.Popen(self._args("-g", "daemon off;"), stdout=subprocess.DEVNULL, stderr=stderr)
         wait_until(lambda: port_open(self.port), 10, "nginx listening", self.proc, self.error_log)
 
     def reopen(self) -> None:
@@ -310,7 +317,10 @@ class Prometheus:
         )
         wait_until(
             lambda: httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200,
-            45, "prometheus ready", self.proc, self.log,
+            45,
+            "prometheus ready",
+            self.proc,
+            self.log,
         )
 
     def stop(self) -> None:

@@ -169,12 +169,15 @@ def test_another_applications_database_is_refused(db: Path) -> None:
     assert db.read_bytes() == data
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write any file")
-def test_file_without_write_permission_is_refused(db: Path) -> None:
-    RoomStore(db).close()
-    db.chmod(0o400)
-    with pytest.raises(StoreError, match="no permission"):
-        RoomStore(db)
+def test_file_without_write_permission_is_refused(run_unprivileged) -> None:
+    def check(directory: Path) -> None:  # as a user that, unlike root, file modes apply to
+        db = directory / "launch.db"
+        RoomStore(db).close()
+        db.chmod(0o400)
+        with pytest.raises(StoreError, match="no permission"):
+            RoomStore(db)
+
+    run_unprivileged(check)
 
 
 def test_missing_directory_is_a_store_error(tmp_path: Path) -> None:
