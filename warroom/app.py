@@ -181,7 +181,7 @@ class WarroomApp(App):
         """Worker failures land here, in one place, and are shown rather than lost."""
         if event.state == WorkerState.ERROR:
             error = event.worker.error
-            log.error("worker %s failed: %r", event.worker.name, error)
+            log.error("worker %s failed: %r", event.worker.name, error, exc_info=error)
             self.notify(f"{event.worker.name} failed: {error!r}", severity="error", markup=False)
 
     # ------------------------------------------------------------------ reading rows

@@ -83,6 +83,8 @@ def path_problems(config: Config) -> list[str]:
             problem = source_path_problem(path)
             if problem:
                 problems.append(f"{where}: sources[{index}].path: {path} {problem}")
+    if config.room.url is not None:
+        return problems  # a PostgreSQL room: no file to check
     db = Path(config.room.db).expanduser()
     if not db.is_absolute() and config.path is not None:
         db = config.path.parent / db

@@ -117,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `warroom check | head`: the reader left; say nothing more, as other tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 def _load(explicit: str | None) -> Config:
@@ -155,7 +160,16 @@ def _log_to_file(directory: Path) -> None:
 
 
 def check(config: Config) -> int:
-    """Print what the config would connect to and show; secrets stay hidden."""
+    """Print what the config would connect to and show; secrets stay hidden. A path that
+    cannot work (a log path that is a FIFO, a database directory that does not exist) is a
+    problem like a config error: printed, exit status 2."""
+    from warroom.checks import path_problems
+
+    problems = path_problems(config)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
     print(f"{config.path}: ok")
     print(f"launch: {config.launch.name}"
           + (f" at {config.launch.at.isoformat()}" if config.launch.at else " (started with launch now)"))

@@ -123,6 +123,8 @@ class Recorder:
         self.alerts = AlertEngine(config.alerts, self.engine.metrics, clock=clock, stale=_stale_check(self.engine))
         self.door = Door(self.location, clock=clock, on_change=self._heard)
         self.rejected_tickets = 0
+        self.future_ticket_times = 0
+        """Ticket times from the far future, taken as the time the record arrived."""
         self.write_failures = 0
         self.last_error: str | None = None
         self.taken_over_from: list[Session] = []
@@ -178,7 +180,7 @@ class Recorder:
             if row is None:
                 continue
             self._source_down[source.name] = row.down
-            if row.cursor is not None and hasattr(source, "resume"):
+            if row.cursor is not None:
                 source.resume(row.cursor)
             counters = row.counters or {}
             health = source.health
@@ -315,8 +317,7 @@ class Recorder:
             health = source.health
             counters = {"records": health.records, "bad": health.bad_records, "reconnects": health.reconnects,
                         "rejects": dict(rejects.get(source.name, {}))}
-            cursor = source.checkpoint() if hasattr(source, "checkpoint") else None
-            record.sources[source.name] = (cursor, counters)
+            record.sources[source.name] = (source.checkpoint(), counters)
 
     def _sweep_support(self, now: float) -> None:
         """Mark SLA breaches, then publish the queue's figures as metrics for alert rules."""
@@ -373,15 +374,16 @@ class Recorder:
     def record_tickets(self, source: str, records: list[Record]) -> None:
         valid = []
         id_field = self.config.tickets.id_field
+        now = self.clock()
         for record in records:
-            fields = validate_ticket_record(record, id_field=id_field)
+            fields = validate_ticket_record(record, id_field=id_field, now=now)
             if isinstance(fields, str):
                 self.rejected_tickets += 1
                 log.info("ticket record rejected: %s", fields)
             else:
+                self.future_ticket_times += fields.future_times
                 valid.append(fields)
         if valid:
-            now = self.clock()
             self._write(lambda s: s.upsert_tickets(valid, source, now))
 
     # ------------------------------------------------------------------ publishing

@@ -20,13 +20,10 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from warroom.commands import AddLogEntry, CreateTicket, SetItemDone, TicketChange  # noqa: E402
-from warroom.config import load_config  # noqa: E402
-from warroom.recorder import Recorder  # noqa: E402
+from warroom.commands import AddLogEntry, CreateTicket, SetItemDone, TicketChange
+from warroom.config import load_config
+from warroom.recorder import Recorder
 
 
 def main(argv: list[str]) -> int:

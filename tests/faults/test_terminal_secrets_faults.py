@@ -177,23 +177,25 @@ headers = {{ Authorization = "Bearer ${{WR_TOKEN}}" }}
 interval = "200ms"
 """
         config = parse_config(text, tmp_path / "room.toml")
-        from warroom.room import open_room
+        from warroom.recorder import Recorder
+        from warroom.store import RoomStore
 
-        room = open_room(config, "operator", tick_interval=0.1)
-        task = asyncio.create_task(room.engine.run())
+        recorder = Recorder(config, "operator", tick_interval=0.1)
+        recorder.open()
+        task = asyncio.create_task(recorder.run())
         try:
-            await wait_for(lambda: all(h.state == SourceState.ERROR for h in room.engine.health()), timeout=5)
+            await wait_for(lambda: all(h.state == SourceState.ERROR for h in recorder.engine.health()), timeout=5)
             await asyncio.sleep(0.3)
         finally:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.gather(task, return_exceptions=True)  # the recorder writes its last tick
         tally.fault(2)
-        for health in room.engine.health():
+        for health in recorder.engine.health():
             for field in (health.target, health.reason):
                 assert TOKEN not in field and TOKEN2 not in field
-        assert "check the token" in room.engine.health()[0].reason
-        texts = [e.text for e in room.store.log_entries()]
-        room.close()
+        assert "check the token" in recorder.engine.health()[0].reason
+        with RoomStore(tmp_path / "room.db") as store:
+            texts = [e.text for e in store.log_entries()]
         assert len([t for t in texts if t.startswith("source ")]) == 2, texts
         for text in texts:
             assert TOKEN not in text and TOKEN2 not in text

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from warroom.config import SlaConfig  # noqa: E402
-from warroom.store import AlertEventRow, RoomStore, SourceChange, TickRecord  # noqa: E402
+from warroom.config import SlaConfig
+from warroom.store import AlertEventRow, RoomStore, SourceChange, TickRecord
 
 SLA = {"urgent": SlaConfig(respond=60, resolve=3600)}
 

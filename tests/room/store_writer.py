@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from warroom.store import RoomStore  # noqa: E402
+from warroom.store import RoomStore
 
 
 def open_room(where: str) -> RoomStore:

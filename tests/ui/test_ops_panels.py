@@ -288,7 +288,7 @@ async def test_queue_order_priority_and_sla(room):
         await settle(pilot)
         with room.store() as other:
             assert other.get_ticket(low.id).priority == "low"
-        assert app.notes[-1] == ("Already low", "warning")
+        assert ("Already low", "warning") in app.notes[-2:]  # a "Saved" may land after it
         await pilot.press("r")
         await settle(pilot)
         with room.store() as other:
