@@ -21,7 +21,9 @@ from warroom import __version__
 from warroom.config import Config, ConfigError, find_config, load_config, resolve_panels
 from warroom.commands import Command
 from warroom.dashboard import AUTO_IDLE_EXIT, DashboardSession, flush
+from warroom.lease import LeaseWatch
 from warroom.location import RoomLocation, state_dir
+from warroom.store import StoreError
 
 EXIT_USAGE = 2
 
@@ -198,7 +200,6 @@ def run(config: Config, operator: str | None, clock: Callable[[], float] | None 
         start_recorder: bool = True, recorder_args: Sequence[str] = ()) -> int:
     """The dashboard: attach to the room (starting its recorder if none runs), until quit."""
     from warroom.app import WarroomApp
-    from warroom.store import StoreError
 
     _log_to_file(state_dir())
     session = DashboardSession(config, operator_name(operator), start_recorder=start_recorder,
@@ -237,7 +238,6 @@ def record(config: Config, operator: str, *, auto: bool = False, idle_exit: floa
            clock: Callable[[], float] | None = None, tick_interval: float = 1.0) -> int:
     """The room's recorder, headless, until SIGTERM, SIGHUP or Ctrl-C."""
     from warroom.service import serve
-    from warroom.store import StoreError
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -285,6 +285,13 @@ def export(args: argparse.Namespace) -> int:
     return _export(config, args.db, args.out, formats, start, end, args.starred)
 
 
+def recorder_running(watch: LeaseWatch) -> bool:
+    try:
+        return watch.running()
+    except StoreError:
+        return False  # cannot tell: the export goes on with what the room holds
+
+
 def _time_arg(text: str | None, option: str) -> float | None:
     if text is None:
         return None
@@ -303,7 +310,6 @@ def _export(config: Config | None, db: str | None, out: str, formats=("md", "htm
             start: float | None = None, end: float | None = None, starred: bool = False) -> int:
     from warroom.door import Door
     from warroom.export import export_store, options_from_config
-    from warroom.store import StoreError
 
     location = RoomLocation(db_path=Path(db)) if db else RoomLocation.of(config)
     if not location.exists():  # opening would create an empty room: an export never writes one
@@ -313,7 +319,7 @@ def _export(config: Config | None, db: str | None, out: str, formats=("md", "htm
     watch = location.watch()
     try:
         door.open()
-        flush(door, watch.running())  # the recorder's last second first
+        flush(door, recorder_running(watch))  # the recorder's last second first
         paths = door.read(lambda store: export_store(store, out, formats, start, end, starred,
                                                      **options_from_config(config))).result()
     except (StoreError, ValueError, FileNotFoundError, OSError) as error:

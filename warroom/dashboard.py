@@ -37,7 +37,7 @@ from warroom.config import Config
 from warroom.door import Door
 from warroom.lease import Holder, LeaseWatch
 from warroom.location import RoomLocation
-from warroom.store import Launch, RoomStore, Session
+from warroom.store import Launch, RoomStore, Session, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,10 @@ class DashboardSession:
 
     def _check_recorder(self, watch: LeaseWatch) -> RecorderStatus:
         self.started = [p for p in self.started if p.poll() is None]  # reap the ones that ended
-        holder = watch.holder()
+        try:
+            holder = watch.holder()
+        except StoreUnavailable as error:  # cannot tell: starting a recorder would not help
+            return RecorderStatus(None, problem=f"room unreachable: {error}")
         if holder is not None:
             return RecorderStatus(holder)
         if not self.start_recorder:

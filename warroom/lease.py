@@ -69,7 +69,8 @@ class LeaseWatch(ABC):
 
     @abstractmethod
     def holder(self) -> Holder | None:
-        """Who holds the lease, or None when nobody does."""
+        """Who holds the lease, or None when nobody does; StoreUnavailable when it cannot
+        be told (the database is unreachable)."""
 
     def running(self) -> bool:
         return self.holder() is not None
@@ -249,14 +250,22 @@ class PostgresWatch(LeaseWatch):
     def holder(self) -> Holder | None:
         import psycopg
 
+        from warroom.store.schema import StoreUnavailable
+
         try:
-            row = self.lease._connection().execute(
+            conn = self.lease._connection()
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"the database is unreachable: {str(exc).strip().splitlines()[0]}") from None
+        try:
+            row = conn.execute(
                 "SELECT h.pid, h.operator, h.host, h.since FROM lease_holder h WHERE EXISTS ("
                 "SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
                 "AND l.pid = h.backend_pid)").fetchone()
-        except psycopg.Error:
-            self.lease._drop()  # no room yet, or the database is away: nobody seen holding it
-            return None
+        except psycopg.errors.UndefinedTable:
+            return None  # no room yet: nobody holds it
+        except psycopg.Error as exc:
+            self.lease._drop()
+            raise StoreUnavailable(f"the database is unreachable: {str(exc).strip().splitlines()[0]}") from None
         return Holder(int(row[0]), str(row[1]), str(row[2]), float(row[3])) if row else None
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from warroom.config import Config
 from warroom.lease import Lease, LeaseWatch
 from warroom.location import RoomLocation
 from warroom.recorder import Recorder
-from warroom.store import RoomStore
+from warroom.store import RoomStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,8 @@ def room_status(config: Config) -> str:
     try:
         holder = watch.holder()
         running = holder is not None or watch.running()
+    except StoreUnavailable as error:
+        return "\n".join(lines + [f"recorder: unknown ({error})"])
     finally:
         watch.close()
     if holder is not None:
@@ -154,6 +156,8 @@ def stop_recorder(config: Config, wait: float = STOP_WAIT) -> tuple[str, bool]:
     watch = location.watch()
     try:
         return _stop(watch, location.label, wait)
+    except StoreUnavailable as error:
+        return f"{location.label}: cannot tell who records it: {error}", False
     finally:
         watch.close()
 

@@ -3,8 +3,10 @@ for the session (tests/pg.py). Tests that take `backend` run once on each."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,30 @@ class Backend:
         from warroom.store.postgres import PostgresDatabase
 
         return RoomStore(PostgresDatabase(self.url, self.room), clock=clock)
+
+    @contextlib.contextmanager
+    def write_lock_held(self) -> Iterator[None]:
+        """Another process's long write: the room's write lock, held until the block ends."""
+        if self.kind == "sqlite":
+            holder = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            holder.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                holder.execute("COMMIT")
+                holder.close()
+            return
+        import psycopg
+
+        from warroom.store.postgres import schema_name
+
+        with psycopg.connect(self.url, autocommit=True) as holder:
+            holder.execute("BEGIN")
+            holder.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"warroom:write:{schema_name(self.room)}",))
+            try:
+                yield
+            finally:
+                holder.execute("COMMIT")
 
     def config(self) -> str:
         """The [room] table of a config.toml for this room."""

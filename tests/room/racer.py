@@ -1,6 +1,6 @@
 """One of two processes racing to record the same changes in one room (test_logged_once).
 
-    python tests/room/racer.py DB START ROUNDS SLOT
+    python tests/room/racer.py ROOM START ROUNDS SLOT     (ROOM: a SQLite path or URL#room name)
 
 Round r starts at START + r * SLOT (wall clock), in both processes at once. In each round
 the process records, as a recorder would: the SLA sweep (a ticket of the round has just
@@ -21,9 +21,18 @@ from warroom.store import AlertEventRow, RoomStore, SourceChange, TickRecord
 SLA = {"urgent": SlaConfig(respond=60, resolve=3600)}
 
 
+def open_room(where: str) -> RoomStore:
+    if where.startswith("postgresql://"):
+        from warroom.store.postgres import PostgresDatabase
+
+        url, _, room = where.partition("#")
+        return RoomStore(PostgresDatabase(url, room))
+    return RoomStore(where)
+
+
 def main(argv: list[str]) -> int:
-    db, start, rounds, slot = argv[1], float(argv[2]), int(argv[3]), float(argv[4])
-    with RoomStore(db) as store:
+    where, start, rounds, slot = argv[1], float(argv[2]), int(argv[3]), float(argv[4])
+    with open_room(where) as store:
         played = []
         for r in range(rounds):
             at = start + r * slot

@@ -15,20 +15,20 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from warroom.store import RoomStore
+from tests.room.conftest import Backend
 
 RACER = Path(__file__).with_name("racer.py")
 ROUNDS = 200
 SLOT = 0.05
 
 
-def test_two_processes_log_each_change_once(tmp_path: Path) -> None:
-    db = tmp_path / "room.db"
+def test_two_processes_log_each_change_once(backend: Backend) -> None:
+    where = str(backend.path) if backend.kind == "sqlite" else f"{backend.url}#{backend.room}"
     start = time.time() + 3.0  # both children are up and spinning by then
-    with RoomStore(db) as store:
+    with backend.open() as store:
         for r in range(ROUNDS):  # ticket r misses its first-response deadline in round r
             store.create_ticket(f"customer {r}", "desk", priority="urgent", at=start + r * SLOT - 60)
-    racers = [subprocess.Popen([sys.executable, str(RACER), str(db), repr(start), str(ROUNDS), str(SLOT)],
+    racers = [subprocess.Popen([sys.executable, str(RACER), where, repr(start), str(ROUNDS), str(SLOT)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     played: set[int] = set()
     both = 0
@@ -40,7 +40,7 @@ def test_two_processes_log_each_change_once(tmp_path: Path) -> None:
         both = len(rounds & played) if played else 0
         played |= rounds
     assert both >= ROUNDS // 4  # many rounds really were raced by both processes
-    with RoomStore(db) as store:
+    with backend.open() as store:
         entries = store.log_entries()
         events = store.alert_events()
     breaches = Counter(e.ticket_id for e in entries if "missed its first response target" in e.text)

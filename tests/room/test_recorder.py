@@ -1,20 +1,21 @@
 """The recorder in-process, its ticks driven by hand on a fixed clock: what it writes to the
-room, what it takes from operators' commands, and what a recorder that takes over restores."""
+room, what it takes from operators' commands, and what a recorder that takes over restores.
+Every test runs on a SQLite room and on a PostgreSQL one (the `backend` fixture)."""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.room.conftest import Backend
 from tests.room.helpers import LAUNCH, Clock, write_config
 from warroom import snapshot
 from warroom.commands import AckAlert, AddSilence, EndSilence, SetLaunch
 from warroom.recorder import Recorder
 from warroom.sources import SourceState
-from warroom.store import RoomStore
 
 
 @pytest.fixture
@@ -22,28 +23,34 @@ def clock() -> Clock:
     return Clock(LAUNCH - 60)
 
 
+@dataclass
+class Room:
+    directory: Path
+    backend: Backend
+
+
 @pytest.fixture
-def room_dir(tmp_path: Path) -> Path:
-    return tmp_path
+def room_dir(tmp_path: Path, backend: Backend) -> Room:
+    return Room(tmp_path, backend)
 
 
-def open_recorder(room_dir: Path, clock: Clock, operator: str = "ana") -> Recorder:
-    recorder = Recorder(write_config(room_dir), operator, clock=clock)
+def open_recorder(room: Room, clock: Clock, operator: str = "ana") -> Recorder:
+    recorder = Recorder(write_config(room.directory, room=room.backend.config()), operator, clock=clock)
     recorder.open()
     return recorder
 
 
 @pytest.fixture
-def recorder(room_dir: Path, clock: Clock):
+def recorder(room_dir: Room, clock: Clock):
     recorder = open_recorder(room_dir, clock)
     yield recorder
     recorder.close()
 
 
 @pytest.fixture
-def store(room_dir: Path, recorder: Recorder):
+def store(room_dir: Room, recorder: Recorder):
     """Another connection to the room, as another operator's process would have."""
-    with RoomStore(room_dir / "room.db") as other:
+    with room_dir.backend.open() as other:
         yield other
 
 
@@ -159,17 +166,12 @@ def test_metric_history_is_written_on_the_interval(recorder, store, clock):
 
 def test_a_held_write_lock_delays_the_tick_and_loses_nothing(room_dir, recorder, store, clock):
     feed(recorder, [{"status": 503}] * 10)
-    holder = sqlite3.connect(room_dir / "room.db", isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN IMMEDIATE")  # another process's long write
-    try:
+    with room_dir.backend.write_lock_held():  # another process's long write
         pending = recorder.tick(clock.now)
+        time.sleep(0.5)
         assert not pending.done()
-        status = recorder.door.status()
-        assert status.waiting >= 1
-    finally:
-        threading.Timer(0.5, holder.execute, args=("COMMIT",)).start()
+        assert recorder.door.status().waiting >= 1
     pending.result(timeout=15)
-    holder.close()
     assert [e.text for e in store.log_entries(kinds=["alert"])] == ["high_error_rate firing (value 100.0%)"]
 
 
