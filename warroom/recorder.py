@@ -59,6 +59,7 @@ from warroom.store import (
     ALERT_EVENTS,
     AlertEventRow,
     AlertStateRow,
+    LeaseLost,
     RoomStore,
     Session,
     SourceRow,
@@ -122,6 +123,9 @@ class Recorder:
         self.engine = Engine(config, clock=clock, tick_interval=tick_interval)
         self.alerts = AlertEngine(config.alerts, self.engine.metrics, clock=clock, stale=_stale_check(self.engine))
         self.door = Door(self.location, clock=clock, on_change=self._heard)
+        self.fence = (os.getpid(), self.session.host) if self.location.is_postgres else None
+        self.lease_lost: str | None = None
+        """Why a write was refused because another recorder holds the room (stop at once)."""
         self.rejected_tickets = 0
         self.future_ticket_times = 0
         """Ticket times from the far future, taken as the time the record arrived."""
@@ -257,7 +261,7 @@ class Recorder:
         """One tick's work (called by the engine every tick_interval); returns the write."""
         self._run_later()
         self._ticks += 1
-        record = TickRecord(at=now, session_id=self.session.id, seen_at=time.time())
+        record = TickRecord(at=now, session_id=self.session.id, seen_at=time.time(), fence=self.fence)
         if now >= self._next_sla:  # before the alerts, so queue rules see fresh figures
             self._next_sla = now + SLA_CHECK_INTERVAL
             self._sweep_support(now)
@@ -354,7 +358,7 @@ class Recorder:
     def _flush(self, request: int) -> None:
         self._flush_answered = request
         now = self.clock()
-        record = TickRecord(at=now, session_id=self.session.id, flushed=request)
+        record = TickRecord(at=now, session_id=self.session.id, flushed=request, fence=self.fence)
         self._checkpoint(now, record)
         record.history = [(now, name, value) for name in self.engine.metrics.names()
                           if (value := self.engine.metrics.value(name)) is not None]
@@ -411,7 +415,7 @@ class Recorder:
         body = snap.encode(snap.build(
             self.config, engine.metrics, self.alerts, engine.health(), rejects, now=now, seq=self._seq,
             rejected_tickets=self.rejected_tickets, recorder=recorder, online=self._online))
-        return self._write(lambda s: s.publish_snapshot(now, body), replace="snapshot")
+        return self._write(lambda s: s.publish_snapshot(now, body, self.fence), replace="snapshot")
 
     def attendance(self) -> bool:
         """Whether any dashboard was attached at the last tick."""
@@ -432,6 +436,9 @@ class Recorder:
         if future.cancelled():
             return
         error = future.exception()
+        if isinstance(error, LeaseLost):
+            self.lease_lost = str(error)
+            return
         if error is not None:
             self.write_failures += 1
             self.last_error = str(error)

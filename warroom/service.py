@@ -53,6 +53,7 @@ def serve(config: Config, operator: str, *, auto: bool = False, idle_exit: float
 
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, on_signal)
+    location.open_database().close()  # the room exists (created, migrated) before its lease is taken
     said = False
     while not lease.acquire(operator):
         if auto:
@@ -101,6 +102,9 @@ async def _record(recorder: Recorder, lease: Lease, stop: dict[str, bool], idle_
     lost = False
     while not stop["now"] and not task.done():
         await asyncio.sleep(0.2)
+        if recorder.lease_lost is not None:
+            lost = True
+            break
         if time.monotonic() >= next_lease_check:
             next_lease_check = time.monotonic() + LEASE_CHECK
             if not await asyncio.to_thread(lease.alive):

@@ -572,3 +572,21 @@ def test_metric_history_round_trip(store: RoomStore) -> None:
     assert len(history) == 100 and history[0] == (T0, 7.0) and history[-1] == (T0 + 990, 99.0)
     assert store.metric_history("orders", T0 + 100, T0 + 120) == [(T0 + 100, 20.0), (T0 + 110, 22.0), (T0 + 120, 24.0)]
     assert store.metric_history("nothing") == []
+
+
+def test_a_recorder_that_lost_the_room_cannot_write_over_it(store: RoomStore) -> None:
+    """On PostgreSQL a recorder hears that its lease died only at its next check; its ticks
+    and snapshots carry (pid, host), and once the room's lease holder is another process
+    they are refused."""
+    from warroom.store import LeaseLost, TickRecord
+
+    with store._write() as db:
+        db.execute("INSERT INTO lease_holder(id, pid, operator, host, since, backend_pid) "
+                   "VALUES (1, 100, 'ana', 'host-a', 0, 0)")
+    store.record_tick(TickRecord(at=T0, fence=(100, "host-a")))
+    store.publish_snapshot(T0, b"{}", (100, "host-a"))
+    with pytest.raises(LeaseLost, match="pid 100 on host-a"):
+        store.record_tick(TickRecord(at=T0 + 1, fence=(200, "host-b")))
+    with pytest.raises(LeaseLost):
+        store.publish_snapshot(T0 + 1, b"{}", (200, "host-b"))
+    assert store.snapshot()[0] == 1  # the refused snapshot was not written

@@ -49,6 +49,7 @@ from warroom.store.schema import (
     Breach,
     ChecklistItem,
     Launch,
+    LeaseLost,
     LogEntry,
     NotFound,
     Session,
@@ -61,7 +62,7 @@ from warroom.store.schema import (
 __all__ = [
     "ACTIVE_STATES", "ALERT_EVENTS", "APPLICATION_ID", "LOG_KINDS", "MIGRATIONS", "MUTE_EVENTS",
     "SEVERITIES", "STATE_EVENTS", "AlertEvent", "AlertEventRow", "AlertStateRow", "Breach",
-    "ChecklistItem", "Launch", "LogEntry", "NotFound", "RoomStore", "Session", "SharedSilence",
+    "ChecklistItem", "Launch", "LeaseLost", "LogEntry", "NotFound", "RoomStore", "Session", "SharedSilence",
     "SourceChange", "SourceRow", "StoreBusy", "StoreError", "StoreUnavailable", "TickRecord",
 ]
 

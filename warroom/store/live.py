@@ -22,7 +22,7 @@ from typing import Any
 
 from warroom.store.base import StoreCore, _get_meta, _set_meta
 from warroom.store.db import Database, upsert
-from warroom.store.schema import Session
+from warroom.store.schema import LeaseLost, Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,9 @@ class TickRecord:
     """name -> (read position, counters)."""
     flushed: int | None = None
     """The flush request this tick answers (an export waits for it)."""
+    fence: tuple[int, str] | None = None
+    """(pid, host) of the recorder: on PostgreSQL the tick is written only while the room's
+    lease holder is still this process (see `check_fence`)."""
 
 
 class LiveStore(StoreCore):
@@ -107,6 +110,7 @@ class LiveStore(StoreCore):
         others were logged already)."""
         logged = []
         with self._write() as db:
+            self.check_fence(tick.fence)
             for t in tick.transitions:
                 self.record_alert_event(t.ts, t.rule, t.event, t.severity, t.value, t.operator, t.note,
                                         t.value_text, t.episode)
@@ -187,9 +191,22 @@ class LiveStore(StoreCore):
 
     # ------------------------------------------------------------------ the snapshot
 
-    def publish_snapshot(self, at: float, body: bytes) -> int:
+    def check_fence(self, fence: tuple[int, str] | None) -> None:
+        """Inside a write: refuse it (LeaseLost) if the room's lease holder is another
+        process than `fence` says. On PostgreSQL a recorder learns that its lease died only
+        at its next check; meanwhile another recorder may hold the room, and this keeps the
+        old one from writing over it. (On one host the kernel's flock leaves no such gap:
+        `lease_holder` stays empty and nothing is checked.)"""
+        if fence is None:
+            return
+        row = self._db.execute("SELECT pid, host FROM lease_holder WHERE id = 1").fetchone()
+        if row is not None and (int(row[0]), str(row[1])) != fence:
+            raise LeaseLost(f"{self.label}: the room's recorder is now pid {row[0]} on {row[1]}")
+
+    def publish_snapshot(self, at: float, body: bytes, fence: tuple[int, str] | None = None) -> int:
         """Replace the published snapshot; returns its sequence number."""
         with self._write() as db:
+            self.check_fence(fence)
             row = db.execute("SELECT seq FROM snapshot WHERE id = 1").fetchone()
             seq = (row[0] if row else 0) + 1
             db.execute(upsert("snapshot", ("id", "seq", "at", "body"), ("id",)), (1, seq, at, body))

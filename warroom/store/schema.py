@@ -191,6 +191,10 @@ class StoreUnavailable(StoreError):
     retryable = True
 
 
+class LeaseLost(StoreError):
+    """A recorder's write refused because another recorder holds the room now."""
+
+
 class NotFound(StoreError, KeyError):
     """No checklist item, ticket or log entry with that id."""
 
