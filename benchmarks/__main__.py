@@ -17,7 +17,9 @@ next to its figure, and does the same work by the plainest means:
 - ingest sweep: the same pipeline testing every filter on every record (no index);
 - peers (lnav, goaccess): the same generated nginx log, CPU per line;
 - screen: a bare Textual app on a pty of the same size, the refresh period for the lag;
-- memory: the same process before any record (this row is the engine alone, no screen).
+- memory: the same process before any record (this row is the engine alone, no screen);
+- room: commands written straight through the store, no door and no ledger; the door's
+  watch interval under the time another process takes to hear of a commit.
 
 Candidate libraries (msgspec, uvloop) are measured next to what warroom uses when they are
 installed, and skipped otherwise. Throughput figures are the best of several runs (the
@@ -36,7 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("results.json")
-GROUPS = ("file", "nginx", "ws", "screen", "memory", "startup", "alerts", "export", "sweep", "peers")
+GROUPS = ("file", "nginx", "ws", "screen", "memory", "startup", "alerts", "export", "sweep", "peers", "room")
 
 
 @dataclass
@@ -69,7 +71,7 @@ class Options:
 def _num(value: float, unit: str) -> str:
     if value != value:  # NaN
         return "-"
-    if unit in ("records/s", "lines/s", "msgs/s", "B/s", "lines/CPU-s"):
+    if unit in ("records/s", "lines/s", "msgs/s", "B/s", "lines/CPU-s", "cmds/s"):
         return f"{value:,.0f} {unit}"
     if unit == "ms":
         return f"{value:,.1f} ms"
@@ -293,9 +295,29 @@ def run_peers(opts: Options) -> list[Row]:
     return peers.rows(Row, lines=500_000 if opts.quick else 2_000_000, runs=1 if opts.quick else 2)
 
 
+def run_room(opts: Options) -> list[Row]:
+    from benchmarks import room
+
+    rows = []
+    for backend, r in room.run(opts.quick).items():
+        settings = f"{backend} room, {r['commands']} commands"
+        rows += [
+            Row(f"room on {backend}: commands/s, each waited for", r["commands_per_s"], "cmds/s", r["direct_per_s"],
+                "add_log direct, no door or ledger", settings=settings),
+            Row(f"room on {backend}: commands/s, queued", r["queued_per_s"], "cmds/s", r["direct_per_s"],
+                "add_log direct, no door or ledger", settings=settings),
+            Row(f"room on {backend}: commit -> another process hears it, p50", r["heard_p50_ms"], "ms",
+                r["watch_interval_ms"], "the door's watch interval", settings=settings),
+            Row(f"room on {backend}: commit -> another process hears it, p99", r["heard_p99_ms"], "ms",
+                r["watch_interval_ms"], "the door's watch interval", target="<= 1,000 ms",
+                met=r["heard_p99_ms"] <= 1000, settings=settings),
+        ]
+    return rows
+
+
 RUNNERS = {"file": run_file, "nginx": run_nginx, "ws": run_ws, "screen": run_screen,
            "memory": run_memory, "startup": run_startup, "alerts": run_alerts, "export": run_export,
-           "sweep": run_sweep, "peers": run_peers}
+           "sweep": run_sweep, "peers": run_peers, "room": run_room}
 
 
 # --------------------------------------------------------------------------- output

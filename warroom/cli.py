@@ -63,9 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--sim-clock", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     record.add_argument("--tick-interval", type=float, default=1.0, help=argparse.SUPPRESS)
 
-    room = commands.add_parser("room", help="who records and who watches the room; stop its recorder")
-    room.add_argument("action", choices=["status", "stop"])
-    add_common(room)
+    room = commands.add_parser("room", help="who records and who watches the room; stop its recorder; copy it")
+    actions = room.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, text in (("status", "who records the room and who is attached"), ("stop", "stop its recorder")):
+        add_common(actions.add_parser(name, help=text))
+    copy = actions.add_parser(
+        "copy", help="copy a room between SQLite and PostgreSQL: SRC and DST are a SQLite file or "
+                     "postgresql://USER@HOST/DATABASE#ROOM")
+    copy.add_argument("source", metavar="SRC")
+    copy.add_argument("destination", metavar="DST")
 
     demo = commands.add_parser("demo", help="start the dashboard on a simulated launch")
     demo.add_argument("--speed", type=float, default=None,
@@ -109,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             return record(_load(args.config), operator_name(args.operator), auto=args.auto,
                           idle_exit=args.idle_exit, clock=clock, tick_interval=args.tick_interval)
         if command == "room":
+            if args.action == "copy":
+                return room_copy(args.source, args.destination)
             return room_command(_load(args.config), args.action)
         return run(_load(args.config), operator=args.operator, clock=clock,
                    start_recorder=not args.no_recorder,
@@ -258,6 +266,27 @@ def room_command(config: Config, action: str) -> int:
     message, ok = stop_recorder(config)
     print(message, file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
+
+
+def room_copy(source: str, destination: str) -> int:
+    """`warroom room copy SRC DST`: every row, counted on both sides afterwards."""
+    from warroom.store import RoomStore
+    from warroom.store.copy import copy_room
+
+    try:
+        source_location, destination_location = RoomLocation.parse(source), RoomLocation.parse(destination)
+        if not source_location.exists():
+            raise StoreError(f"{source_location.label}: no room database there")
+        with RoomStore(source_location.open_database()) as src, \
+                RoomStore(destination_location.open_database()) as dst:
+            copied = copy_room(src, dst)
+    except (StoreError, ValueError) as error:
+        print(f"room copy failed: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    rows = sum(copied.values())
+    print(f"copied {rows:,} rows from {source_location.label} to {destination_location.label}; "
+          f"every table counted on both sides: " + ", ".join(f"{t} {n:,}" for t, n in copied.items() if n))
+    return 0
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -37,6 +37,16 @@ class RoomLocation:
             path = config.path.parent / path  # relative to the config file
         return cls(db_path=path, group_access=room.group_access)
 
+    @classmethod
+    def parse(cls, text: str) -> RoomLocation:
+        """A room named on the command line: a SQLite file, or postgresql://...#ROOM."""
+        if text.startswith(("postgresql://", "postgres://")):
+            url, _, name = text.partition("#")
+            if not name:
+                raise ValueError(f"{text}: name the room after a #, e.g. postgresql://warroom@db/warroom#spring-drop")
+            return cls(url=url, name=name)
+        return cls(db_path=Path(text).expanduser())
+
     @property
     def is_postgres(self) -> bool:
         return self.url is not None

@@ -590,3 +590,38 @@ def test_a_recorder_that_lost_the_room_cannot_write_over_it(store: RoomStore) ->
     with pytest.raises(LeaseLost):
         store.publish_snapshot(T0 + 1, b"{}", (200, "host-b"))
     assert store.snapshot()[0] == 1  # the refused snapshot was not written
+
+
+# --------------------------------------------------------------------------- a PostgreSQL room
+
+
+def test_postgresql_room_refuses_a_newer_schema_and_a_stranger(pg_cluster) -> None:
+    from warroom.store.postgres import PostgresDatabase, schema_name
+
+    room = pg_cluster.room()
+    RoomStore(PostgresDatabase(pg_cluster.url(), room)).close()
+    pg_cluster.psql("warroom", f"UPDATE {schema_name(room)}.meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema version 99 is newer"):
+        PostgresDatabase(pg_cluster.url(), room)
+    stranger = pg_cluster.room()
+    pg_cluster.psql("warroom", f"CREATE SCHEMA {schema_name(stranger)}; "
+                               f"CREATE TABLE {schema_name(stranger)}.customers (id int)")
+    with pytest.raises(StoreError, match="not a warroom room"):
+        PostgresDatabase(pg_cluster.url(), stranger)
+
+
+def test_postgresql_password_never_shows_and_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    from tests.pg import free_port
+    from warroom.store import StoreUnavailable
+    from warroom.store.postgres import PostgresDatabase
+
+    url = f"postgresql://warroom:s3cret-pw@127.0.0.1:{free_port()}/warroom"
+    with pytest.raises(StoreUnavailable) as caught:
+        PostgresDatabase(url, "spring")
+    assert "cannot reach the database" in str(caught.value) and "s3cret-pw" not in str(caught.value)
+    config = tmp_path / "room.toml"
+    config.write_text(f'[room]\nurl = "{url}"\nname = "spring"\n')
+    done = subprocess.run([sys.executable, "-m", "warroom", "export", "--config", str(config), "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "cannot reach the database" in done.stderr
+    assert "s3cret-pw" not in done.stderr and "Traceback" not in done.stderr

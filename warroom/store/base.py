@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Self
 
@@ -98,6 +98,46 @@ class StoreCore:
             (name, now, now),
         )
 
+    # ------------------------------------------------------------------ the whole room (room copy)
+
+    def has_rows(self) -> bool:
+        """Whether operators or a recorder ever wrote to this room."""
+        return any(self._db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+                   for table in ("log", "tickets", "checklist", "metric_points", "snapshot"))
+
+    def rows_of(self, table: str, batch: int, skip_keys: Sequence[str] = ()) -> tuple[list[str], Iterator[Any]]:
+        """(columns, rows) of a whole table, read `batch` rows at a time; meta rows with
+        `skip_keys` (a backend's own) left out."""
+        columns = self._db.columns(table)
+        where, params = _skip_keys(table, skip_keys)
+        rows = self._db.iterate(f"SELECT {', '.join(columns)} FROM {table}{where}", params, batch)
+        return columns, rows
+
+    def copy_rows(self, table: str, source: tuple[list[str], Iterable[Sequence[Any]]], batch: int = 1000) -> int:
+        """Insert rows as `rows_of` gives them, with their ids; returns how many."""
+        columns, rows = source
+        statement = f"INSERT INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        copied, chunk = 0, []
+        for row in rows:
+            chunk.append(tuple(bytes(v) if isinstance(v, memoryview) else v for v in row))
+            if len(chunk) >= batch:
+                copied += self._insert_chunk(statement, chunk)
+                chunk = []
+        if chunk:
+            copied += self._insert_chunk(statement, chunk)
+        with self._write() as db:
+            db.ids_copied(table)
+        return copied
+
+    def _insert_chunk(self, statement: str, chunk: list[tuple[Any, ...]]) -> int:
+        with self._write() as db:
+            db.executemany(statement, chunk)
+        return len(chunk)
+
+    def row_count(self, table: str, skip_keys: Sequence[str] = ()) -> int:
+        where, params = _skip_keys(table, skip_keys)
+        return int(self._db.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()[0])
+
     # ------------------------------------------------------------------ change topics
 
     def change_mark(self) -> int:
@@ -107,6 +147,12 @@ class StoreCore:
     def topic_seqs(self) -> dict[str, int]:
         """Each change topic's sequence number (see schema.CHANGE_TOPICS)."""
         return {topic: int(seq) for topic, seq in self._db.execute("SELECT topic, seq FROM changes")}
+
+
+def _skip_keys(table: str, keys: Sequence[str]) -> tuple[str, list[Any]]:
+    if table != "meta" or not keys:
+        return "", []
+    return f" WHERE key NOT IN ({', '.join('?' for _ in keys)})", list(keys)
 
 
 def _set_meta(db: Database, key: str, value: Any) -> None:

@@ -56,6 +56,13 @@ class Database(ABC):
         """The rows of a query, fetched `batch` at a time: memory stays flat however many."""
 
     @abstractmethod
+    def columns(self, table: str) -> list[str]:
+        """The table's columns, in their order."""
+
+    def ids_copied(self, table: str) -> None:
+        """After rows were copied in with their ids: the next id generated follows them."""
+
+    @abstractmethod
     def floor(self, expression: str) -> str:
         """SQL for the whole part of a non-negative number (the engines' casts differ)."""
 

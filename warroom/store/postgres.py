@@ -181,6 +181,19 @@ class PostgresDatabase(Database):
         except psycopg.Error as exc:
             raise self.error(exc) from exc
 
+    def columns(self, table: str) -> list[str]:
+        return [row[0] for row in self.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+            "ORDER BY ordinal_position", (self.schema, table))]
+
+    def ids_copied(self, table: str) -> None:
+        if "id" not in self.columns(table):
+            return
+        sequence = self.execute("SELECT pg_get_serial_sequence(?, 'id')", (table,)).fetchone()
+        if sequence and sequence[0]:
+            self.execute(f"SELECT setval(?, coalesce((SELECT max(id) FROM {table}), 0) + 1, false)",
+                         (sequence[0],))
+
     def floor(self, expression: str) -> str:
         return f"floor({expression})"
 

@@ -80,6 +80,9 @@ class SqliteDatabase(Database):
         finally:
             cursor.close()
 
+    def columns(self, table: str) -> list[str]:
+        return [row[1] for row in self.execute(f"PRAGMA table_info({table})")]
+
     def floor(self, expression: str) -> str:
         return f"CAST({expression} AS INTEGER)"  # truncates: the floor of a non-negative number
 

@@ -1,0 +1,161 @@
+"""The room on each backend: operators' commands per second, and change to another process.
+
+    python -m benchmarks.room [--quick]
+
+For a SQLite room (a file in a temporary directory) and, when PostgreSQL is installed, a
+PostgreSQL room (a cluster of the benchmark's own, tests/pg.py):
+
+- commands/s, one at a time: a door submits AddLogEntry commands and waits for each commit
+  (what an operator's key costs, ledger included); baseline: the same entries written with
+  `RoomStore.add_log` directly, one transaction each, no door and no ledger;
+- commands/s, queued: all submitted at once, written in order by the door's writer;
+- change heard elsewhere: another process's door (a child process watching the same room)
+  is told of each committed command; p50/p99 from commit to that process hearing it, whose
+  floor is the door's watch interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from warroom.commands import AddLogEntry
+from warroom.door import WATCH_INTERVAL, Door
+from warroom.location import RoomLocation
+from warroom.store import RoomStore
+
+LISTENER = """
+import sys, time
+from warroom.door import Door
+from warroom.location import RoomLocation
+
+where = sys.argv[1]
+location = RoomLocation.parse(where)
+first = [True]
+
+def changed(topics, store):
+    if first[0]:  # the first look reports every topic
+        first[0] = False
+        print("ready", flush=True)
+    elif "log" in topics:
+        print(f"{time.time():.6f}", flush=True)
+
+door = Door(location, on_change=changed)
+door.open()
+sys.stdin.read()
+door.close()
+"""
+
+
+def _commands(location: RoomLocation, count: int, queued: bool) -> float:
+    door = Door(location)
+    door.open()
+    try:
+        started = time.perf_counter()
+        if queued:
+            futures = [door.submit(AddLogEntry(operator="bench", log_kind="note", severity="info", text=f"n{n}"))
+                       for n in range(count)]
+            for future in futures:
+                future.result()
+        else:
+            for n in range(count):
+                door.submit(AddLogEntry(operator="bench", log_kind="note", severity="info", text=f"n{n}")).result()
+        return count / (time.perf_counter() - started)
+    finally:
+        door.close()
+
+
+def _direct(location: RoomLocation, count: int) -> float:
+    with RoomStore(location.open_database()) as store:
+        started = time.perf_counter()
+        for n in range(count):
+            store.add_log("note", "info", f"d{n}", "bench")
+        return count / (time.perf_counter() - started)
+
+
+def _heard(location: RoomLocation, where: str, count: int) -> list[float]:
+    """Seconds from each commit to a listener in another process hearing it."""
+    listener = subprocess.Popen([sys.executable, "-c", LISTENER, where], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout is not None and listener.stdin is not None
+        while listener.stdout.readline().strip() != "ready":
+            pass
+        door = Door(location)
+        door.open()
+        delays = []
+        try:
+            for n in range(count):
+                door.submit(AddLogEntry(operator="bench", log_kind="note", severity="info", text=f"h{n}")).result()
+                committed = time.time()
+                delays.append(float(listener.stdout.readline()) - committed)
+                time.sleep(0.05)
+        finally:
+            door.close()
+        return delays
+    finally:
+        if listener.stdin is not None:
+            listener.stdin.close()
+        listener.wait(15)
+
+
+def measure(location: RoomLocation, where: str, quick: bool) -> dict[str, Any]:
+    count = 200 if quick else 1000
+    RoomStore(location.open_database()).close()  # created and migrated before the clock starts
+    delays = _heard(location, where, 50 if quick else 200)
+    ordered = sorted(delays)
+    return {
+        "commands_per_s": _commands(location, count, queued=False),
+        "queued_per_s": _commands(location, count, queued=True),
+        "direct_per_s": _direct(location, count),
+        "heard_p50_ms": 1e3 * statistics.median(delays),
+        "heard_p99_ms": 1e3 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "watch_interval_ms": 1e3 * WATCH_INTERVAL,
+        "commands": count,
+    }
+
+
+def backends(directory: Path) -> list[tuple[str, RoomLocation, str, Any]]:
+    """(name, location, its command-line form, a cluster to close) for each backend here."""
+    sqlite = directory / "room.db"
+    out: list[tuple[str, RoomLocation, str, Any]] = [("sqlite", RoomLocation(db_path=sqlite), str(sqlite), None)]
+    try:
+        from tests.pg import Cluster
+
+        cluster = Cluster()
+    except (FileNotFoundError, RuntimeError, ImportError) as error:
+        print(f"room benchmark: PostgreSQL skipped: {error}")
+        return out
+    where = f"{cluster.url()}#bench"
+    out.append(("postgresql", RoomLocation.parse(where), where, cluster))
+    return out
+
+
+def run(quick: bool = False) -> dict[str, dict[str, Any]]:
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-room-") as tmp:
+        for name, location, where, cluster in backends(Path(tmp)):
+            try:
+                results[name] = measure(location, where, quick)
+            finally:
+                if cluster is not None:
+                    cluster.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    for name, figures in run(args.quick).items():
+        print(name, figures)
+
+
+if __name__ == "__main__":
+    main()
