@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -625,3 +626,36 @@ def test_postgresql_password_never_shows_and_an_unreachable_server_is_a_clear_er
                            str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "cannot reach the database" in done.stderr
     assert "s3cret-pw" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_postgresql_room_needs_only_connect_and_create_on_its_database(pg_cluster) -> None:
+    """The grants the README names: a role that may connect and create schemas in the
+    database, nothing more (not a superuser), records and works a room."""
+    from urllib.parse import urlsplit
+
+    from warroom.lease import PostgresLease, PostgresWatch
+    from warroom.store.postgres import PostgresDatabase, schema_name
+
+    role = f"team_{uuid.uuid4().hex[:8]}"
+    pg_cluster.psql("warroom", f"CREATE ROLE {role} LOGIN NOSUPERUSER; GRANT CONNECT, CREATE ON DATABASE warroom TO {role}")
+    parts = urlsplit(pg_cluster.url())
+    url = f"postgresql://{role}@{parts.hostname}:{parts.port}/warroom"
+    room = pg_cluster.room()
+    with RoomStore(PostgresDatabase(url, room)) as store:
+        store.add_log("note", "info", "hello", "ana")
+        store.check_sla(T0, SLA)
+        assert store.count_log() == 1 and store.change_mark() >= 1
+    lease, watch = PostgresLease(url, schema_name(room)), PostgresWatch(url, schema_name(room))
+    try:
+        assert lease.acquire("ana") and lease.alive()
+        assert watch.holder() is not None and watch.holder().operator == "ana"
+    finally:
+        lease.release()
+        watch.close()
+
+
+def test_postgresql_url_options_reach_the_driver(pg_cluster) -> None:
+    from warroom.store.postgres import PostgresDatabase
+
+    with pytest.raises(StoreError, match="SSL"):  # our test server speaks no TLS
+        PostgresDatabase(pg_cluster.url() + "?sslmode=require", pg_cluster.room())
