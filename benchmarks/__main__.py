@@ -309,8 +309,12 @@ def run_room(opts: Options) -> list[Row]:
             Row(f"room on {backend}: commit -> another process hears it, p50", r["heard_p50_ms"], "ms",
                 r["watch_interval_ms"], "the door's watch interval", settings=settings),
             Row(f"room on {backend}: commit -> another process hears it, p99", r["heard_p99_ms"], "ms",
+                r["watch_interval_ms"], "the door's watch interval", settings=settings),
+            Row(f"room on {backend}: commit -> another dashboard's screen, p50", r["screen_p50_ms"], "ms",
+                r["watch_interval_ms"], "the door's watch interval", settings=settings + ", Log tab, pty"),
+            Row(f"room on {backend}: commit -> another dashboard's screen, p99", r["screen_p99_ms"], "ms",
                 r["watch_interval_ms"], "the door's watch interval", target="<= 1,000 ms",
-                met=r["heard_p99_ms"] <= 1000, settings=settings),
+                met=r["screen_p99_ms"] <= 1000, settings=settings + ", Log tab, pty"),
         ]
     return rows
 

@@ -11,7 +11,10 @@ PostgreSQL room (a cluster of the benchmark's own, tests/pg.py):
 - commands/s, queued: all submitted at once, written in order by the door's writer;
 - change heard elsewhere: another process's door (a child process watching the same room)
   is told of each committed command; p50/p99 from commit to that process hearing it, whose
-  floor is the door's watch interval.
+  floor is the door's watch interval;
+- change to screen: a dashboard (`warroom --no-recorder`, on its Log tab, on a real
+  pseudo-terminal) attached to the room; p50/p99 from the commit of a log entry to the first
+  bytes of the entry's text in the dashboard's output.
 """
 
 from __future__ import annotations
@@ -105,12 +108,53 @@ def _heard(location: RoomLocation, where: str, count: int) -> list[float]:
         listener.wait(15)
 
 
-def measure(location: RoomLocation, where: str, quick: bool) -> dict[str, Any]:
+def _on_screen(location: RoomLocation, directory: Path, count: int) -> list[float]:
+    """Seconds from each commit to the entry's text in a dashboard's output."""
+    from benchmarks.pty_harness import Terminal, warroom_argv
+
+    config = directory / ("screen-pg.toml" if location.url else "screen-sqlite.toml")
+    room = (f'url = "{location.url}"\nname = "{location.name}"\n' if location.url
+            else f'db = "{location.db_path}"\n')
+    config.write_text(f"[launch]\nname = \"Bench\"\n\n[room]\n{room}")
+    term = Terminal.spawn(warroom_argv("--config", str(config), "--no-recorder", "--operator", "watcher"),
+                          120, 40, cwd=directory, env={"XDG_STATE_HOME": str(directory)})
+    door = Door(location)
+    door.open()
+    try:
+        if term.wait_for("WARROOM", 30) is None:
+            raise RuntimeError("the dashboard drew no first frame")
+        term.send("5")  # the Log tab
+        time.sleep(1.0)
+        delays = []
+        for n in range(count):
+            text = f"entry-{n:04d}-on-screen"
+            door.submit(AddLogEntry(operator="bench", log_kind="note", severity="info", text=text)).result()
+            committed = time.perf_counter()
+            shown = term.wait_for(text, 10)
+            if shown is None:
+                raise RuntimeError(f"{text} never reached the screen")
+            delays.append(shown - committed)
+            time.sleep(0.1)
+        return delays
+    finally:
+        door.close()
+        term.stop()
+
+
+def _percentiles(delays: list[float]) -> tuple[float, float]:
+    ordered = sorted(delays)
+    return 1e3 * statistics.median(delays), 1e3 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def measure(location: RoomLocation, where: str, quick: bool, directory: Path) -> dict[str, Any]:
     count = 200 if quick else 1000
     RoomStore(location.open_database()).close()  # created and migrated before the clock starts
     delays = _heard(location, where, 50 if quick else 200)
+    screen_p50, screen_p99 = _percentiles(_on_screen(location, directory, 20 if quick else 60))
     ordered = sorted(delays)
     return {
+        "screen_p50_ms": screen_p50,
+        "screen_p99_ms": screen_p99,
         "commands_per_s": _commands(location, count, queued=False),
         "queued_per_s": _commands(location, count, queued=True),
         "direct_per_s": _direct(location, count),
@@ -142,7 +186,7 @@ def run(quick: bool = False) -> dict[str, dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="warroom-bench-room-") as tmp:
         for name, location, where, cluster in backends(Path(tmp)):
             try:
-                results[name] = measure(location, where, quick)
+                results[name] = measure(location, where, quick, Path(tmp))
             finally:
                 if cluster is not None:
                     cluster.close()

@@ -186,6 +186,7 @@ def test_a_restart_of_postgresql_loses_no_saved_entry(hosts, pg_cluster, tmp_pat
             written.append(text)
             anouk.app.read_for(0.5)
         assert anouk.shows("NOT SAVING", 15) is not None  # the screen says so
+        assert anouk.shows("room unreachable", 15) is not None
         time.sleep(2)
         pg_cluster.start()
         for text in written:
