@@ -79,9 +79,11 @@ class Ring:
         return start >= (now // self.width - self.size + 1) * self.width
 
     def aggregate(self, start: float, end: float) -> tuple[float, int]:
-        """Sum and count over the whole periods in [start, end)."""
-        first = int(start // self.width)
+        """Sum and count over the whole periods in [start, end). Only the last `size`
+        periods can be held, so no more are looked at, however long ago `start` is (a launch
+        eleven months ago costs no more than one an hour ago)."""
         stop = int(end // self.width)
+        first = max(int(start // self.width), stop - self.size)
         total, count = 0.0, 0
         periods, size = self.periods, self.size
         for period in range(first, stop):
