@@ -7,6 +7,7 @@ back. Panels never hold the store and never run SQL themselves.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from warroom.store import AlertEvent, ChecklistItem, LogEntry, RoomStore
 from warroom.tickets import Ticket, TicketMetrics
 
 SOLVED_SHOWN = 10
+OPEN_SHOWN = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,10 @@ class ChecklistQuery:
 @dataclass(frozen=True, slots=True)
 class TicketQuery:
     solved: int = SOLVED_SHOWN
+    open: int = OPEN_SHOWN
+    """The most pressing open tickets shown; the figures count them all."""
+    now: float | None = None
+    """The screen's clock (which tickets are past their deadline); default: the wall clock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +70,8 @@ def read(store: RoomStore, query: Query) -> Any:
     if isinstance(query, TicketQuery):
         solved = [t for t in store.tickets(limit=200) if not t.is_open]
         solved.sort(key=lambda t: t.solved_at or 0.0, reverse=True)
-        return TicketRows(store.tickets(open_only=True), solved[:query.solved], store.ticket_metrics())
+        now = time.time() if query.now is None else query.now
+        return TicketRows(store.pressing_tickets(now, query.open), solved[:query.solved], store.ticket_metrics())
     if isinstance(query, LogQuery):
         kinds = None if query.kind is None else [query.kind]
         entries = store.recent(limit=query.limit, kinds=kinds, starred_only=query.starred_only)

@@ -659,3 +659,21 @@ def test_postgresql_url_options_reach_the_driver(pg_cluster) -> None:
 
     with pytest.raises(StoreError, match="SSL"):  # our test server speaks no TLS
         PostgresDatabase(pg_cluster.url() + "?sslmode=require", pg_cluster.room())
+
+
+def test_pressing_tickets_come_in_the_queue_order_and_the_figures_count_all(store: RoomStore) -> None:
+    store.configure_sla(SLA)
+    late = store.create_ticket("late normal", "bo", priority="normal", at=T0 - 3 * 3600)
+    old_low = store.create_ticket("old low", "bo", priority="low", at=T0 - 600)
+    high = store.create_ticket("high", "bo", priority="high", at=T0 - 60)
+    urgent = store.create_ticket("urgent", "bo", priority="urgent", at=T0 - 30)
+    solved = store.create_ticket("done", "bo", priority="urgent", at=T0 - 30)
+    store.solve(solved.id, "ann", at=T0)
+    store.respond(high.id, "ann", at=T0)  # now it waits on its resolution, hours away
+    order = [t.id for t in store.pressing_tickets(T0, 10)]
+    assert order == [late.id, urgent.id, high.id, old_low.id]  # past its deadline first
+    assert [t.id for t in store.pressing_tickets(T0, 2)] == [late.id, urgent.id]
+    figures = store.ticket_metrics()
+    assert (figures.total, figures.open, figures.unassigned) == (5, 4, 3)
+    assert figures.median_first_response == 45.0  # 30 s (solved) and 60 s (high): their mean
+    assert figures.median_resolution == 30.0

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from warroom.model import format_duration
 from warroom.store.base import StoreCore
+from warroom.store.db import Database
 from warroom.store.schema import (
     _TICKET_COLS,
     _TICKET_ROW,
@@ -24,7 +25,6 @@ from warroom.tickets import (
     merge_record,
     normalize_priority,
     normalize_status,
-    summarize,
 )
 
 if TYPE_CHECKING:
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 class TicketQueueStore(StoreCore):
     """Tickets and their SLA (a part of RoomStore)."""
+
+    _sla_seen: dict[str, tuple[float, float]] | None = None
+    """The SLA targets last written to the room by this connection."""
 
     # ------------------------------------------------------------------ tickets
 
@@ -51,9 +54,6 @@ class TicketQueueStore(StoreCore):
                 "LIMIT ?) AS newest ORDER BY opened_at, id", (limit,))
         return [Ticket(*r) for r in rows]
 
-    def ticket_metrics(self) -> TicketMetrics:
-        return summarize(self.tickets())
-
     def upsert_ticket(self, fields: TicketFields, source: str, at: float | None = None) -> str:
         """Create or update a ticket from a validated source record (see validate_ticket_record).
 
@@ -68,6 +68,7 @@ class TicketQueueStore(StoreCore):
         names = [c.strip() for c in _TICKET_ROW.split(",")]
         outcomes = []
         with self._write() as db:
+            written = []
             for fields in batch:
                 found = db.execute(f"SELECT {_TICKET_ROW} FROM tickets WHERE id = ?", (fields.id,)).fetchone()
                 outcome, row = merge_record(dict(zip(names, found)) if found else None, fields, source, now)
@@ -76,7 +77,9 @@ class TicketQueueStore(StoreCore):
                         f"INSERT INTO tickets({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
                         f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in row)}",
                         tuple(row.values()))
+                    written.append(fields.id)
                 outcomes.append(outcome)
+            self._set_dues(db, written)
         return outcomes
 
     def create_ticket(self, subject: str, operator: str, *, customer_ref: str = "", category: str = "",
@@ -98,6 +101,7 @@ class TicketQueueStore(StoreCore):
                  _cut(category.strip(), MAX_FIELD), priority, now))
             self._seen_operator(db, operator, now)
             self._log(db, "ticket", "info", f"{ticket_id} opened: {subject}", operator, ts=now, ticket_id=ticket_id)
+            self._set_dues(db, [ticket_id])
         return self.get_ticket(ticket_id)  # type: ignore[return-value]
 
     def assign(self, ticket_id: str, operator: str, assignee: str | None = None,
@@ -173,55 +177,127 @@ class TicketQueueStore(StoreCore):
                            (*updates.values(), ticket_id))
                 self._seen_operator(db, operator, now)
                 self._log(db, "ticket", "info", f"{ticket_id} {text}", operator, ts=now, ticket_id=ticket_id)
+                self._set_dues(db, [ticket_id])
         return dataclasses.replace(ticket, **updates)
 
     # ------------------------------------------------------------------ SLA
 
-    def check_sla(self, now: float, sla: Mapping[str, SlaConfig]) -> list[Breach]:
-        """Mark and log every SLA target missed by `now` that is not marked yet.
-
-        Each breach is marked and logged exactly once, whichever process sees it first: the
-        check is repeated inside a write transaction, where no one else can write. The breach
-        time (and its log entry's time) is the deadline, not the moment we noticed."""
-        if not sla or not self._db.execute(*_late_query(now, sla)).fetchone():
-            return []  # the common case: a read, no write lock
-        breaches = []
+    def configure_sla(self, sla: Mapping[str, SlaConfig]) -> list[Breach]:
+        """Take the SLA targets from the config; every ticket's deadlines follow them, and a
+        target met after its (new) deadline is a breach. Returns those breaches."""
+        wanted = {p: (float(t.respond), float(t.resolve)) for p, t in sla.items()}
+        if wanted == self._sla_seen:
+            return []
+        breaches: list[Breach] = []
         with self._write() as db:
-            for ticket_id, priority, respond_due, resolve_due, respond_late, resolve_late in db.execute(
-                    *_late_query(now, sla)).fetchall():
-                for kind, due, late in (("respond", respond_due, respond_late), ("resolve", resolve_due, resolve_late)):
-                    if not late:
-                        continue
-                    db.execute(f"UPDATE tickets SET {kind}_breached_at = ? WHERE id = ?", (due, ticket_id))
-                    target = sla[priority].respond if kind == "respond" else sla[priority].resolve
-                    what = "first response" if kind == "respond" else "resolution"
-                    log_id = self._log(
-                        db, "ticket", "critical" if priority == "urgent" else "warning",
-                        f"{ticket_id} missed its {what} target ({priority}, {format_duration(target)})",
-                        "sla", ts=due, ticket_id=ticket_id)
-                    breaches.append(Breach(ticket_id, kind, due, priority, log_id))
+            stored = {p: (float(a), float(b)) for p, a, b in db.execute("SELECT priority, respond, resolve FROM sla")}
+            if stored != wanted:
+                db.execute("DELETE FROM sla")
+                db.executemany("INSERT INTO sla(priority, respond, resolve) VALUES (?, ?, ?)",
+                               [(p, a, b) for p, (a, b) in wanted.items()])
+                db.execute(_DUES_UPDATE)
+                late = db.execute("SELECT id FROM tickets WHERE (respond_breached_at IS NULL AND "
+                                  "first_response_at > respond_due) OR (resolve_breached_at IS NULL AND "
+                                  "solved_at > resolve_due) ORDER BY id").fetchall()
+                for ticket_id, in late:
+                    breaches += self._breach_if_late(db, ticket_id)
+        self._sla_seen = wanted
         return breaches
 
+    def check_sla(self, now: float, sla: Mapping[str, SlaConfig] | None = None) -> list[Breach]:
+        """Mark and log every SLA target missed by `now` that is not marked yet (after taking
+        the targets in `sla`, when given).
 
-def _late_query(now: float, sla: Mapping[str, SlaConfig]) -> tuple[str, list[Any]]:
-    """Tickets with a deadline passed and not yet marked, with (due, late) per target.
+        Reads only the tickets still waiting on a target whose deadline has passed (partial
+        indexes on the deadlines), so a sweep costs the new breaches, not the queue. A target
+        met late is marked when it is met (see `_breach_if_late`). Each breach is marked and
+        logged exactly once, whichever process sees it first: the check is repeated inside a
+        write transaction, where no one else can write. The breach time (and its log
+        entry's time) is the deadline, not the moment we noticed."""
+        breaches = self.configure_sla(sla) if sla is not None else []
+        if not self._db.execute(_DUE_QUERY + " LIMIT 1", (now, now)).fetchone():
+            return breaches  # the common case: one index probe, no write lock
+        with self._write() as db:
+            return breaches + [self._breach(db, *row) for row in db.execute(_DUE_QUERY, (now, now)).fetchall()]
 
-    A target met late (responded or solved after the deadline) is still a breach."""
-    values = ", ".join("(?, ?, ?, ?)" for _ in sla)
-    params = [x for p, t in sla.items() for x in (p, t.respond, t.resolve, now)]
-    return (
-        f"WITH sla(priority, respond, resolve, now) AS (VALUES {values}), "
-        "due AS (SELECT t.*, t.opened_at + sla.respond AS respond_due, "
-        "t.opened_at + sla.resolve AS resolve_due, sla.now FROM tickets t JOIN sla USING (priority)), "
-        "late AS (SELECT id, priority, respond_due, resolve_due, "
-        "respond_breached_at IS NULL AND respond_due <= now "
-        "AND (first_response_at IS NULL OR first_response_at > respond_due) "
-        "AS respond_late, "
-        "resolve_breached_at IS NULL AND resolve_due <= now AND (solved_at IS NULL OR solved_at > resolve_due) "
-        "AS resolve_late FROM due) "
-        "SELECT * FROM late WHERE respond_late OR resolve_late ORDER BY id",
-        params,
-    )
+    def _breach(self, db: Database, ticket_id: str, priority: str, due: float, kind: str) -> Breach:
+        db.execute(f"UPDATE tickets SET {kind}_breached_at = ? WHERE id = ?", (due, ticket_id))
+        row = db.execute(f"SELECT {kind} FROM sla WHERE priority = ?", (priority,)).fetchone()
+        what = "first response" if kind == "respond" else "resolution"
+        target = f", {format_duration(row[0])}" if row else ""
+        log_id = self._log(db, "ticket", "critical" if priority == "urgent" else "warning",
+                           f"{ticket_id} missed its {what} target ({priority}{target})", "sla", ts=due,
+                           ticket_id=ticket_id)
+        return Breach(ticket_id, kind, due, priority, log_id)
+
+    def _set_dues(self, db: Database, ticket_ids: Iterable[str]) -> None:
+        """Deadlines of these tickets from their opening time and priority; then a target
+        met after its deadline is a breach at once."""
+        ids = [(i,) for i in ticket_ids]
+        db.executemany(_DUES_UPDATE + " WHERE id = ?", ids)
+        for ticket_id, in ids:
+            self._breach_if_late(db, ticket_id)
+
+    def _breach_if_late(self, db: Database, ticket_id: str) -> list[Breach]:
+        breaches = []
+        for kind, met in (("respond", "first_response_at"), ("resolve", "solved_at")):
+            row = db.execute(f"SELECT priority, {kind}_due FROM tickets WHERE id = ? AND {kind}_breached_at IS NULL "
+                             f"AND {met} > {kind}_due", (ticket_id,)).fetchone()
+            if row is not None:
+                breaches.append(self._breach(db, ticket_id, row[0], row[1], kind))
+        return breaches
+
+    def pressing_tickets(self, now: float, limit: int) -> list[Ticket]:
+        """The `limit` open tickets that matter most now, in the support queue's order:
+        breached (or past the deadline they wait on) first, then by priority, then by that
+        deadline, then the oldest. Read by the database, however long the queue."""
+        due = "CASE WHEN first_response_at IS NULL THEN respond_due ELSE resolve_due END"
+        rows = self._db.execute(
+            f"SELECT {_TICKET_COLS} FROM tickets WHERE status != 'solved' ORDER BY "
+            f"CASE WHEN resolve_breached_at IS NOT NULL OR ({due} IS NOT NULL AND {due} <= ?) THEN 0 ELSE 1 END, "
+            "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, "
+            f"CASE WHEN {due} IS NULL THEN 1 ELSE 0 END, {due}, opened_at, id LIMIT ?", (now, limit))
+        return [Ticket(*r) for r in rows]
+
+    def ticket_metrics(self) -> TicketMetrics:
+        """The queue's figures, computed by the database (counts, and medians by one ordered
+        read each), not by reading every ticket."""
+        total, open_, unassigned, respond, resolve = self._db.execute(
+            "SELECT count(*), "
+            "coalesce(sum(CASE WHEN status != 'solved' THEN 1 ELSE 0 END), 0), "
+            "coalesce(sum(CASE WHEN status != 'solved' AND assignee IS NULL THEN 1 ELSE 0 END), 0), "
+            "count(respond_breached_at), count(resolve_breached_at) FROM tickets").fetchone()
+        return TicketMetrics(
+            total=int(total), open=int(open_), unassigned=int(unassigned), respond_breaches=int(respond),
+            resolve_breaches=int(resolve),
+            median_first_response=self._median("first_response_at"),
+            median_resolution=self._median("solved_at"),
+        )
+
+    def _median(self, column: str) -> float | None:
+        """Median of (column - opened_at) over tickets that have the time."""
+        count = int(self._db.execute(f"SELECT count({column}) FROM tickets").fetchone()[0])
+        if not count:
+            return None
+        rows = self._db.execute(
+            f"SELECT CASE WHEN {column} > opened_at THEN {column} - opened_at ELSE 0 END AS d FROM tickets "
+            f"WHERE {column} IS NOT NULL ORDER BY d LIMIT ? OFFSET ?",
+            (2 - count % 2, (count - 1) // 2)).fetchall()
+        return sum(float(r[0]) for r in rows) / len(rows)
+
+
+_DUES_UPDATE = (
+    "UPDATE tickets SET "
+    "respond_due = opened_at + (SELECT respond FROM sla WHERE sla.priority = tickets.priority), "
+    "resolve_due = opened_at + (SELECT resolve FROM sla WHERE sla.priority = tickets.priority)"
+)
+_DUE_QUERY = (
+    "SELECT id, priority, respond_due, 'respond' FROM tickets "
+    "WHERE respond_breached_at IS NULL AND first_response_at IS NULL AND respond_due <= ? "
+    "UNION ALL "
+    "SELECT id, priority, resolve_due, 'resolve' FROM tickets "
+    "WHERE resolve_breached_at IS NULL AND solved_at IS NULL AND resolve_due <= ?"
+)
 
 
 def _cut(text: str, limit: int) -> str:

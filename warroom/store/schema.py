@@ -111,6 +111,18 @@ MIGRATIONS: list[tuple[Statement, ...]] = [
         "CREATE TABLE lease_holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, "
         "operator TEXT NOT NULL, host TEXT NOT NULL, since REAL NOT NULL, backend_pid INTEGER NOT NULL)",
     ),
+    (  # 5: SLA deadlines stored with each ticket, so a sweep reads only the tickets now due
+        "CREATE TABLE sla (priority TEXT PRIMARY KEY, respond REAL NOT NULL, resolve REAL NOT NULL)",
+        "ALTER TABLE tickets ADD COLUMN respond_due REAL",
+        "ALTER TABLE tickets ADD COLUMN resolve_due REAL",
+        # Only tickets still waiting on a target are in these: a met or breached target
+        # leaves, so a sweep costs what is due, not the size of the queue.
+        "CREATE INDEX tickets_respond_waiting ON tickets(respond_due) "
+        "WHERE respond_breached_at IS NULL AND first_response_at IS NULL",
+        "CREATE INDEX tickets_resolve_waiting ON tickets(resolve_due) "
+        "WHERE resolve_breached_at IS NULL AND solved_at IS NULL",
+        "CREATE INDEX tickets_open ON tickets(status)",
+    ),
 ]
 
 def sqlite_statements(migration: tuple[Statement, ...]) -> list[str]:
