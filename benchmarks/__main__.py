@@ -299,7 +299,15 @@ def run_room(opts: Options) -> list[Row]:
     from benchmarks import room
 
     rows = []
-    for backend, r in room.run(opts.quick).items():
+    results = room.run(opts.quick)
+    queue = results.pop("queue")
+    base = queue["100"]
+    for size, figures in queue.items():
+        for name, label in (("sweep_ms", "SLA sweep, nothing due"), ("figures_ms", "queue figures"),
+                            ("pressing_ms", "500 most pressing tickets")):
+            rows.append(Row(f"support queue, {int(size):,} open tickets: {label}", figures[name], "ms",
+                            base[name], "the same at 100 open tickets", settings="SQLite room"))
+    for backend, r in results.items():
         settings = f"{backend} room, {r['commands']} commands"
         rows += [
             Row(f"room on {backend}: commands/s, each waited for", r["commands_per_s"], "cmds/s", r["direct_per_s"],

@@ -12,6 +12,9 @@ PostgreSQL room (a cluster of the benchmark's own, tests/pg.py):
 - change heard elsewhere: another process's door (a child process watching the same room)
   is told of each committed command; p50/p99 from commit to that process hearing it, whose
   floor is the door's watch interval;
+- the support queue at 100, 10,000 and 50,000 open tickets: one SLA sweep with nothing
+  due, the queue's figures, and the 500 most pressing tickets, each in milliseconds, against
+  the same at 100 tickets (what does not grow with the queue stays near 1x);
 - change to screen: a dashboard (`warroom --no-recorder`, on its Log tab, on a real
   pseudo-terminal) attached to the room; p50/p99 from the commit of a log entry to the first
   bytes of the entry's text in the dashboard's output.
@@ -165,6 +168,38 @@ def measure(location: RoomLocation, where: str, quick: bool, directory: Path) ->
     }
 
 
+def queue_sizes(directory: Path, sizes: tuple[int, ...] = (100, 10_000, 50_000)) -> dict[int, dict[str, float]]:
+    """Milliseconds per sweep, figures and pressing-tickets read, by open tickets (SQLite)."""
+    from warroom.config import SlaConfig
+    from warroom.tickets import validate_ticket_record
+
+    sla = {"urgent": SlaConfig(respond=900, resolve=7200), "high": SlaConfig(respond=1800, resolve=14400),
+           "normal": SlaConfig(respond=7200, resolve=86400), "low": SlaConfig(respond=28800, resolve=259200)}
+    now = time.time()
+    results = {}
+    for size in sizes:
+        with RoomStore(directory / f"queue-{size}.db") as store:
+            store.configure_sla(sla)
+            records = [validate_ticket_record({"id": f"T{n}", "subject": "reward not received",
+                                               "priority": ("urgent", "high", "normal", "low")[n % 4],
+                                               "opened_at": now - 60}) for n in range(size)]
+            for start in range(0, size, 5000):
+                store.upsert_tickets(records[start:start + 5000], "desk", now)
+            store.check_sla(now, sla)
+            timings = {}
+            for name, job in (("sweep_ms", lambda: store.check_sla(now, sla)),
+                              ("figures_ms", store.ticket_metrics),
+                              ("pressing_ms", lambda: store.pressing_tickets(now, 500))):
+                runs = []
+                for _ in range(5):
+                    started = time.perf_counter()
+                    job()
+                    runs.append(1e3 * (time.perf_counter() - started))
+                timings[name] = min(runs)
+            results[size] = timings
+    return results
+
+
 def backends(directory: Path) -> list[tuple[str, RoomLocation, str, Any]]:
     """(name, location, its command-line form, a cluster to close) for each backend here."""
     sqlite = directory / "room.db"
@@ -182,8 +217,10 @@ def backends(directory: Path) -> list[tuple[str, RoomLocation, str, Any]]:
 
 
 def run(quick: bool = False) -> dict[str, dict[str, Any]]:
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="warroom-bench-room-") as tmp:
+        results["queue"] = {str(k): v for k, v in queue_sizes(Path(tmp), (100, 10_000) if quick else
+                                                                 (100, 10_000, 50_000)).items()}
         for name, location, where, cluster in backends(Path(tmp)):
             try:
                 results[name] = measure(location, where, quick, Path(tmp))
