@@ -215,7 +215,8 @@ class Recorder:
         try:
             self.tick(now)
             self.publish(now)
-            self.door.write(lambda s: s.close_session(self.session.id, time.time()))
+            if self.lease_lost is None:  # a recorder that lost the room did not hand it over
+                self.door.write(lambda s: s.close_session(self.session.id, time.time()))
         except StoreError as error:
             log.error("recorder: last write failed: %s", error)
         self.door.close()

@@ -108,6 +108,7 @@ async def _record(recorder: Recorder, lease: Lease, stop: dict[str, bool], idle_
         if time.monotonic() >= next_lease_check:
             next_lease_check = time.monotonic() + LEASE_CHECK
             if not await asyncio.to_thread(lease.alive):
+                recorder.lease_lost = LEASE_LOST
                 lost = True
                 break
         if idle_exit is not None and time.monotonic() - idle_since >= IDLE_CHECK:

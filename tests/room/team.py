@@ -117,6 +117,18 @@ class Screen:
         os.write(self.app.fd, text.encode())
         self.app.read_for(0.05)
 
+    def open_form(self, key: str, title: str, timeout: float = 15.0) -> None:
+        """Press `key` and wait until the form titled `title` is on screen, so that what is
+        typed next goes into it (typed too early, it would be taken as the panel's keys)."""
+        mark = len(self.app.output)
+        self.press(key)
+        started = time.monotonic()
+        while title.encode() not in self.app.output[mark:]:
+            if time.monotonic() - started > timeout:
+                raise AssertionError(f"the form {title!r} did not open")
+            self.app.read_for(0.02)
+        self.app.read_for(0.2)
+
     def set_mark(self) -> None:
         self.app.read_for(0.0)
         self.mark = len(self.app.output)

