@@ -39,8 +39,9 @@ Answer = tuple[int, bytes | str]
 class Inbox:
     """`with Inbox() as inbox: ... inbox.url ... inbox.received`."""
 
-    def __init__(self, answer: Callable[[Received], Answer] | Answer = (200, b"ok"),
-                 tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, answer: Callable[[Received], Answer] | Answer = (200, b"ok"), tls: ssl.SSLContext | None = None
+    ) -> None:
         self.received: list[Received] = []
         self.answer = answer
         self.held = threading.Event()
@@ -55,8 +56,13 @@ class Inbox:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 parts = urllib.parse.urlsplit(self.path)
-                request = Received("POST", parts.path, dict(urllib.parse.parse_qsl(parts.query)),
-                                   {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                request = Received(
+                    "POST",
+                    parts.path,
+                    dict(urllib.parse.parse_qsl(parts.query)),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
+                )
                 with inbox._lock:
                     inbox.received.append(request)
                     hold = inbox.hold_next

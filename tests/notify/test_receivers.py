@@ -43,10 +43,27 @@ SECRET = "SECexample-signing-secret"
 
 
 def note(**changes) -> Notification:
-    alert = AlertItem("high_error_rate", "firing", "critical", {"team": "tech"}, "5xx share at 9.8% <b>&",
-                      "Switch the landing page to the queue page.", "9.8%", NOW - 120, 3)
-    fields = {"id": "a1b2c3d4e5f6-1", "receiver": "ops", "kind": "alert", "reason": "new", "launch": "Spring Drop",
-              "created_at": NOW, "group": {"team": "tech"}, "alerts": [alert]}
+    alert = AlertItem(
+        "high_error_rate",
+        "firing",
+        "critical",
+        {"team": "tech"},
+        "5xx share at 9.8% <b>&",
+        "Switch the landing page to the queue page.",
+        "9.8%",
+        NOW - 120,
+        3,
+    )
+    fields = {
+        "id": "a1b2c3d4e5f6-1",
+        "receiver": "ops",
+        "kind": "alert",
+        "reason": "new",
+        "launch": "Spring Drop",
+        "created_at": NOW,
+        "group": {"team": "tech"},
+        "alerts": [alert],
+    }
     return Notification(**{**fields, **changes})
 
 
@@ -67,19 +84,36 @@ def test_the_generic_webhook_gets_the_documented_json(tmp_path: Path) -> None:
     body = got.body
     assert body == note().to_json()
     assert {k: body[k] for k in ("version", "id", "kind", "reason", "status", "launch", "receiver", "group")} == {
-        "version": 1, "id": "a1b2c3d4e5f6-1", "kind": "alert", "reason": "new", "status": "firing",
-        "launch": "Spring Drop", "receiver": "ops", "group": {"team": "tech"}}
+        "version": 1,
+        "id": "a1b2c3d4e5f6-1",
+        "kind": "alert",
+        "reason": "new",
+        "status": "firing",
+        "launch": "Spring Drop",
+        "receiver": "ops",
+        "group": {"team": "tech"},
+    }
     assert body["created_at"] == "2026-11-25T10:00:00.000Z"
     (alert,) = body["alerts"]
-    assert alert == {"name": "high_error_rate", "status": "firing", "severity": "critical", "labels": {"team": "tech"},
-                     "summary": "5xx share at 9.8% <b>&", "runbook": "Switch the landing page to the queue page.",
-                     "value": "9.8%", "since": "2026-11-25T09:58:00.000Z", "episode": 3, "acked_by": None,
-                     "ack_note": ""}
+    assert alert == {
+        "name": "high_error_rate",
+        "status": "firing",
+        "severity": "critical",
+        "labels": {"team": "tech"},
+        "summary": "5xx share at 9.8% <b>&",
+        "runbook": "Switch the landing page to the queue page.",
+        "value": "9.8%",
+        "since": "2026-11-25T09:58:00.000Z",
+        "episode": 3,
+        "acked_by": None,
+        "ack_note": "",
+    }
     assert body["title"] == "[FIRING:1] Spring Drop: high_error_rate (team=tech)"
     assert body["text"].splitlines() == [
         "[FIRING:1] Spring Drop: high_error_rate (team=tech)",
         "CRIT high_error_rate (firing for 2m00s): 5xx share at 9.8% <b>&",
-        "  runbook: Switch the landing page to the queue page."]
+        "  runbook: Switch the landing page to the queue page.",
+    ]
     assert Notification.from_json(body) == note()
 
 
@@ -137,8 +171,10 @@ def test_wecom_gets_text_cut_to_its_documented_2048_bytes() -> None:
     assert got.query == {"key": "k-1"} and got.body["msgtype"] == "text" and set(got.body) == {"msgtype", "text"}
     content = got.body["text"]["content"]
     assert len(content.encode()) <= 2048 and content.startswith("[FIRING:1] Spring Drop") and content.endswith("…")
-    with Inbox((200, '{"errcode":45009,"errmsg":"api freq out of limit"}')) as inbox, \
-            pytest.raises(DeliveryError) as refused:
+    with (
+        Inbox((200, '{"errcode":45009,"errmsg":"api freq out of limit"}')) as inbox,
+        pytest.raises(DeliveryError) as refused,
+    ):
         send(receiver("wecom", url=inbox.url + "/cgi-bin/webhook/send?key=k-1"))
     assert refused.value.reason == "refused: errcode 45009 api freq out of limit"
 
@@ -163,10 +199,12 @@ def test_a_429_says_when_to_come_back() -> None:
 def test_exec_gets_the_json_on_stdin_and_its_status_decides(tmp_path: Path) -> None:
     out = tmp_path / "got.json"
     script = tmp_path / "page.py"
-    script.write_text("import sys, pathlib\n"
-                      "data = sys.stdin.read()\n"
-                      "pathlib.Path(sys.argv[1]).write_text(data)\n"
-                      "sys.exit(int(sys.argv[2]))\n")
+    script.write_text(
+        "import sys, pathlib\n"
+        "data = sys.stdin.read()\n"
+        "pathlib.Path(sys.argv[1]).write_text(data)\n"
+        "sys.exit(int(sys.argv[2]))\n"
+    )
     send(receiver("exec", command=[sys.executable, str(script), str(out), "0"]))
     assert json.loads(out.read_text()) == note().to_json()
     script.write_text("import sys\nsys.stdin.read()\nprint('pager says no', file=sys.stderr)\nsys.exit(3)\n")
@@ -227,9 +265,28 @@ def test_tokens_never_reach_the_reason() -> None:
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
-    done = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                           "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
-                           "-out", str(cert)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"openssl cannot make a certificate here: {done.stderr.strip()[:200]}")
     return cert, key

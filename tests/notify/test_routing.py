@@ -16,15 +16,26 @@ from warroom.notify.message import Notification
 from warroom.notify.routing import Breach, Notifier, Outcome
 
 T0 = 1_795_600_800.0
-RULES = [("high_error_rate", "critical", "tech"), ("orders_stalled", "critical", "ops"),
-         ("ticket_flood", "warning", "support"), ("latency_high", "warning", "tech"),
-         ("bounce_rate_high", "warning", "content")]
+RULES = [
+    ("high_error_rate", "critical", "tech"),
+    ("orders_stalled", "critical", "ops"),
+    ("ticket_flood", "warning", "support"),
+    ("latency_high", "warning", "tech"),
+    ("bounce_rate_high", "warning", "content"),
+]
+
+
+def rules_text() -> str:
+    return "\n".join(
+        f'[[alerts]]\nname = "{name}"\nexpr = "1 > 0"\nseverity = "{severity}"\nlabels = {{ team = "{team}" }}\n'
+        for name, severity, team in RULES
+    )
 
 
 def config(notify: str) -> Notifier:
-    rules = "\n".join(f'[[alerts]]\nname = "{name}"\nexpr = "1 > 0"\nseverity = "{severity}"\n'
-                      f'labels = {{ team = "{team}" }}\n' for name, severity, team in RULES)
-    parsed = parse_config(rules + """
+    parsed = parse_config(
+        rules_text()
+        + """
 [[notify.receivers]]
 name = "ops"
 kind = "webhook"
@@ -40,7 +51,9 @@ name = "am"
 kind = "alertmanager"
 url = "http://127.0.0.1:9"
 resend = "1m"
-""" + notify)
+"""
+        + notify
+    )
     return Notifier(parsed.notify, "Spring Drop")
 
 
@@ -48,9 +61,26 @@ class Room:
     """The alerts' states, moved by the test."""
 
     def __init__(self) -> None:
-        self.views = {name: AlertView(name, "inactive", 0, None, "", f"{name} summary", f"{name} runbook", severity,
-                                      {"team": team}, "1 > 0", False, None, None, 0.0, 0)
-                      for name, severity, team in RULES}
+        self.views = {
+            name: AlertView(
+                name,
+                "inactive",
+                0,
+                None,
+                "",
+                f"{name} summary",
+                f"{name} runbook",
+                severity,
+                {"team": team},
+                "1 > 0",
+                False,
+                None,
+                None,
+                0.0,
+                0,
+            )
+            for name, severity, team in RULES
+        }
 
     def fire(self, name: str, at: float) -> None:
         view = self.views[name]
@@ -63,8 +93,9 @@ class Room:
         self.views[name] = dataclasses.replace(self.views[name], ack=Ack(who, at, "on it"))
 
     def silence(self, name: str, at: float) -> None:
-        self.views[name] = dataclasses.replace(self.views[name], silence=Silence("s1", (("name", name),), at + 3600,
-                                                                                 "known", "ana", at))
+        self.views[name] = dataclasses.replace(
+            self.views[name], silence=Silence("s1", (("name", name),), at + 3600, "known", "ana", at)
+        )
 
     def all(self) -> list[AlertView]:
         return list(self.views.values())
@@ -101,16 +132,23 @@ repeat_interval = "15m"
 
 def test_a_storm_is_one_message_after_group_wait() -> None:
     notifier, room = config(ONE_ROUTE), Room()
-    for offset, name in enumerate(["high_error_rate", "orders_stalled", "ticket_flood", "latency_high",
-                                   "bounce_rate_high"]):
+    for offset, name in enumerate(
+        ["high_error_rate", "orders_stalled", "ticket_flood", "latency_high", "bounce_rate_high"]
+    ):
         room.fire(name, T0 + offset * 5)
     assert run(notifier, room, T0, T0 + 29) == []
     (message,) = run(notifier, room, T0 + 30, T0 + 60)
     assert message.reason == "new" and message.receiver == "ops"
-    assert firing(message) == ["high_error_rate", "orders_stalled", "bounce_rate_high", "latency_high",
-                               "ticket_flood"]  # critical first
-    assert message.title == ("[FIRING:5] Spring Drop: high_error_rate, orders_stalled, bounce_rate_high, "
-                             "latency_high, ticket_flood")
+    assert firing(message) == [
+        "high_error_rate",
+        "orders_stalled",
+        "bounce_rate_high",
+        "latency_high",
+        "ticket_flood",
+    ]  # critical first
+    assert message.title == (
+        "[FIRING:5] Spring Drop: high_error_rate, orders_stalled, bounce_rate_high, latency_high, ticket_flood"
+    )
 
 
 def test_group_by_splits_the_storm_by_team() -> None:
@@ -119,7 +157,9 @@ def test_group_by_splits_the_storm_by_team() -> None:
         room.fire(name, T0)
     messages = run(notifier, room, T0, T0 + 40)
     assert sorted((m.group["team"], tuple(firing(m))) for m in messages) == [
-        ("ops", ("orders_stalled",)), ("tech", ("high_error_rate", "latency_high"))]
+        ("ops", ("orders_stalled",)),
+        ("tech", ("high_error_rate", "latency_high")),
+    ]
     assert len({m.id for m in messages}) == 2
 
 
@@ -176,8 +216,11 @@ def test_a_silenced_alert_is_never_notified() -> None:
     assert firing(message) == ["latency_high"]
 
 
-ESCALATION = ONE_ROUTE + """escalate = [{ after = "10m", receiver = "lead_phone" }]
+ESCALATION = (
+    ONE_ROUTE
+    + """escalate = [{ after = "10m", receiver = "lead_phone" }]
 """
+)
 
 
 def test_nobody_acks_within_10_minutes_the_lead_is_told() -> None:
@@ -185,7 +228,9 @@ def test_nobody_acks_within_10_minutes_the_lead_is_told() -> None:
     room.fire("high_error_rate", T0)
     messages = run(notifier, room, T0, T0 + 600)
     assert [(m.receiver, m.reason, m.created_at - T0) for m in messages] == [
-        ("ops", "new", 30), ("lead_phone", "escalation", 600)]
+        ("ops", "new", 30),
+        ("lead_phone", "escalation", 600),
+    ]
     assert messages[1].note == "Not acknowledged after 10 min: escalated to lead_phone."
     assert messages[1].title.startswith("[ESCALATED:1]")
     room.resolve("high_error_rate", T0 + 700)
@@ -201,11 +246,14 @@ def test_an_ack_in_time_means_no_escalation() -> None:
     assert run(notifier, room, T0 + 121, T0 + 3600, step=10) == []
 
 
-INHIBIT = ONE_ROUTE + """
+INHIBIT = (
+    ONE_ROUTE
+    + """
 [[notify.inhibit]]
 source = "high_error_rate"
 target = ["orders_stalled", "bounce_rate_high"]
 """
+)
 
 
 def test_an_inhibited_alert_is_not_notified_but_reported_and_logged_once() -> None:
@@ -218,21 +266,33 @@ def test_an_inhibited_alert_is_not_notified_but_reported_and_logged_once() -> No
     assert firing(message) == ["high_error_rate", "latency_high"]
     assert outcomes[-1].inhibited == {"orders_stalled": "high_error_rate"}
     logs = [line for o in outcomes for line in o.logs]
-    assert logs == [("info", "orders_stalled inhibited by high_error_rate: not notified while high_error_rate fires",
-                     "orders_stalled")]
+    assert logs == [
+        (
+            "info",
+            "orders_stalled inhibited by high_error_rate: not notified while high_error_rate fires",
+            "orders_stalled",
+        )
+    ]
     room.resolve("high_error_rate", T0 + 100)  # the cause is over: the consequence is news now
     later = run(notifier, room, T0 + 100, T0 + 500)
     assert [(m.reason, firing(m), resolved(m)) for m in later] == [
-        ("update", ["orders_stalled", "latency_high"], ["high_error_rate"])]
+        ("update", ["orders_stalled", "latency_high"], ["high_error_rate"])
+    ]
 
 
 def test_inhibition_with_equal_labels_only_within_the_same_team() -> None:
-    notifier, room = config(ONE_ROUTE + """
+    notifier, room = (
+        config(
+            ONE_ROUTE
+            + """
 [[notify.inhibit]]
 source = "severity=critical"
 target = "severity=warning"
 equal = ["team"]
-"""), Room()
+"""
+        ),
+        Room(),
+    )
     room.fire("high_error_rate", T0)  # critical, tech
     room.fire("latency_high", T0)  # warning, tech: inhibited
     room.fire("ticket_flood", T0)  # warning, support: not
@@ -241,7 +301,8 @@ equal = ["team"]
 
 
 def test_routes_match_like_silences_and_continue() -> None:
-    notifier, room = config("""
+    notifier, room = (
+        config("""
 [[notify.routes]]
 receiver = "lead_phone"
 match = "severity=critical team=t*"
@@ -256,26 +317,38 @@ group_wait = "0s"
 [[notify.routes]]
 receiver = "am"
 group_wait = "0s"
-"""), Room()
+"""),
+        Room(),
+    )
     room.fire("high_error_rate", T0)
     room.fire("orders_stalled", T0)
     room.fire("latency_high", T0)
     got = {(m.receiver, tuple(firing(m))) for m in sent(notifier.evaluate(T0, room.all()))}
-    assert got == {("lead_phone", ("high_error_rate",)), ("ops", ("high_error_rate", "orders_stalled")),
-                   ("am", ("latency_high",))}
+    assert got == {
+        ("lead_phone", ("high_error_rate",)),
+        ("ops", ("high_error_rate", "orders_stalled")),
+        ("am", ("latency_high",)),
+    }
 
 
 def test_alertmanager_is_kept_informed_while_firing_acknowledged_or_not() -> None:
-    notifier, room = config("""
+    notifier, room = (
+        config("""
 [[notify.routes]]
 receiver = "am"
 group_wait = "0s"
-"""), Room()
+"""),
+        Room(),
+    )
     room.fire("high_error_rate", T0)
     room.ack("high_error_rate", "ana", T0 + 1)
     messages = run(notifier, room, T0, T0 + 180)
-    assert [(m.reason, m.created_at - T0) for m in messages] == [("new", 0), ("repeat", 60), ("repeat", 120),
-                                                                  ("repeat", 180)]
+    assert [(m.reason, m.created_at - T0) for m in messages] == [
+        ("new", 0),
+        ("repeat", 60),
+        ("repeat", 120),
+        ("repeat", 180),
+    ]
 
 
 def test_a_restored_notifier_neither_repeats_nor_misses() -> None:
@@ -315,27 +388,46 @@ match = "name=sla_breach priority=urgent"
 receiver = "ops"
 match = "severity=critical"
 """)
-    messages = notifier.breaches(T0, [Breach("T-4101", "respond", T0 - 5, "urgent", "reward not received", "rewards"),
-                                      Breach("T-4102", "respond", T0 - 5, "high")])
+    messages = notifier.breaches(
+        T0,
+        [
+            Breach("T-4101", "respond", T0 - 5, "urgent", "reward not received", "rewards"),
+            Breach("T-4102", "respond", T0 - 5, "high"),
+        ],
+    )
     (message,) = messages
     assert (message.receiver, message.kind, message.id) == ("lead_phone", "sla", "sla-T-4101-respond-lead_phone")
     assert message.title == "[SLA] Spring Drop: T-4101 missed its first response target (urgent)"
     assert message.text.splitlines()[1] == "T-4101: reward not received"
 
 
-@pytest.mark.parametrize("notify, problem", [
-    ('[[notify.routes]]\nreceiver = "pager"\n', "notify.routes[0].receiver: unknown receiver 'pager'"),
-    ('[[notify.routes]]\nreceiver = "ops"\nmatch = "name=checkout_down"\n',
-     "notify.routes[0].match: no alert rule is named 'checkout_down'"),
-    ('[[notify.routes]]\nreceiver = "ops"\nescalate = [{ after = "5m", receiver = "cto" }]\n',
-     "notify.routes[0].escalate[0].receiver: unknown receiver 'cto'"),
-    ('[[notify.inhibit]]\nsource = "high_error_rate"\ntarget = ["conversion_drop"]\n',
-     "notify.inhibit[0].target: no alert rule is named 'conversion_drop'"),
-    ('[[notify.receivers]]\nname = "x"\nkind = "dingtalk"\n', 'notify.receivers[3]: a dingtalk receiver needs url'),
-    ('[[notify.receivers]]\nname = "x"\nkind = "slack"\nurl = "https://h/s"\nsecret = "s"\n',
-     "notify.receivers[3]: secret is not a setting of a slack receiver (only of feishu, dingtalk)"),
-    ('[[notify.routes]]\nreceiver = "ops"\nmatch = "severity="\n', "notify.routes[0].match: a silence needs a matcher"),
-])
+@pytest.mark.parametrize(
+    "notify, problem",
+    [
+        ('[[notify.routes]]\nreceiver = "pager"\n', "notify.routes[0].receiver: unknown receiver 'pager'"),
+        (
+            '[[notify.routes]]\nreceiver = "ops"\nmatch = "name=checkout_down"\n',
+            "notify.routes[0].match: no alert rule is named 'checkout_down'",
+        ),
+        (
+            '[[notify.routes]]\nreceiver = "ops"\nescalate = [{ after = "5m", receiver = "cto" }]\n',
+            "notify.routes[0].escalate[0].receiver: unknown receiver 'cto'",
+        ),
+        (
+            '[[notify.inhibit]]\nsource = "high_error_rate"\ntarget = ["conversion_drop"]\n',
+            "notify.inhibit[0].target: no alert rule is named 'conversion_drop'",
+        ),
+        ('[[notify.receivers]]\nname = "x"\nkind = "dingtalk"\n', "notify.receivers[3]: a dingtalk receiver needs url"),
+        (
+            '[[notify.receivers]]\nname = "x"\nkind = "slack"\nurl = "https://h/s"\nsecret = "s"\n',
+            "notify.receivers[3]: secret is not a setting of a slack receiver (only of feishu, dingtalk)",
+        ),
+        (
+            '[[notify.routes]]\nreceiver = "ops"\nmatch = "severity="\n',
+            "notify.routes[0].match: a silence needs a matcher",
+        ),
+    ],
+)
 def test_config_problems_name_the_line_and_the_field(notify: str, problem: str) -> None:
     from warroom.config import ConfigError
 
@@ -344,6 +436,4 @@ def test_config_problems_name_the_line_and_the_field(notify: str, problem: str) 
     (line,) = [p for p in error.value.problems if "notify" in p]
     where, _, message = line.partition(" ")
     assert message.startswith(problem), line
-    text_before = ("\n".join(f'[[alerts]]\nname = "{n}"\nexpr = "1 > 0"\nseverity = "{s}"\nlabels = {{ team = "{t}" }}\n'
-                             for n, s, t in RULES))
-    assert int(where.split(":")[1]) > text_before.count("\n")  # a line inside the [notify] part
+    assert int(where.split(":")[1]) > rules_text().count("\n")  # a line inside the [notify] part
