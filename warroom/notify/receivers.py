@@ -165,7 +165,7 @@ class Receiver:
         if kind == "wecom":
             return url, {"msgtype": "text", "text": {"content": cut_bytes(text, WECOM_MAX_BYTES)}}
         if kind == "alertmanager":
-            return url.rstrip("/") + "/api/v2/alerts", alertmanager_alerts(note, self.config.resend)
+            return url.rstrip("/") + "/api/v2/alerts", alertmanager_alerts(note, self.config.resend, self._wall())
         raise ValueError(f"{kind} is not an HTTP receiver")
 
     def check(self, status: int, answer: bytes, retry_after: str | None = None) -> None:
@@ -276,44 +276,38 @@ def cut_bytes(text: str, limit: int) -> str:
     return data[: limit - 3].decode("utf-8", "ignore") + "…"
 
 
-def alertmanager_alerts(note: Notification, resend: float | None) -> list[dict[str, Any]]:
-    """Alertmanager's postable alerts: a firing alert is valid for four resend intervals
-    (as Prometheus does), a resolved one ends at the notification's time."""
+def alertmanager_alerts(note: Notification, resend: float | None, now: float) -> list[dict[str, Any]]:
+    """Alertmanager's postable alerts, timed on the wall clock `now` (Alertmanager's own)
+    whatever clock the room runs on: a firing alert is valid for four resend intervals (as
+    Prometheus does), a resolved one ends now (its start is the one Alertmanager holds)."""
     valid = 4 * (resend or ALERTMANAGER_RESEND)
     common = {"launch": note.launch, "source": "warroom"}
     if note.kind != "alert":
-        name = "warroom_test" if note.kind == "test" else "sla_breach"
         ticket: dict[str, Any] = note.ticket or {}
-        labels: dict[str, str] = {
+        severity = "info" if note.kind == "test" else "critical" if ticket.get("priority") == "urgent" else "warning"
+        labels = {
             **common,
-            "alertname": name,
-            "severity": "info"
-            if note.kind == "test"
-            else "critical"
-            if ticket.get("priority") == "urgent"
-            else "warning",
+            "alertname": "warroom_test" if note.kind == "test" else "sla_breach",
+            "severity": severity,
             **{k: str(ticket[k]) for k in ("id", "priority", "breach") if k in ticket},
         }
+        annotations = {"summary": note.title, "description": note.text}
         return [
-            {
-                "labels": labels,
-                "annotations": {"summary": note.title, "description": note.text},
-                "startsAt": iso_time(note.created_at),
-                "endsAt": iso_time(note.created_at + valid),
-            }
+            {"labels": labels, "annotations": annotations, "startsAt": iso_time(now), "endsAt": iso_time(now + valid)}
         ]
     out = []
     for alert in note.alerts:
-        annotations = {"summary": alert.summary, "runbook": alert.runbook, "value": alert.value}
-        if alert.acked_by:
-            annotations["acknowledged_by"] = alert.acked_by
-        ends = note.created_at + valid if alert.status == "firing" else note.created_at
-        out.append(
-            {
-                "labels": {**alert.labels, **common, "alertname": alert.name, "severity": alert.severity},
-                "annotations": {k: v for k, v in annotations.items() if v},
-                "startsAt": iso_time(alert.since),
-                "endsAt": iso_time(ends),
-            }
-        )
+        labels = {**alert.labels, **common, "alertname": alert.name, "severity": alert.severity}
+        annotations = {
+            "summary": alert.summary,
+            "runbook": alert.runbook,
+            "value": alert.value,
+            "acknowledged_by": alert.acked_by or "",
+        }
+        posted: dict[str, Any] = {"labels": labels, "annotations": {k: v for k, v in annotations.items() if v}}
+        if alert.status == "firing":
+            posted |= {"startsAt": iso_time(min(alert.since, now)), "endsAt": iso_time(now + valid)}
+        else:
+            posted["endsAt"] = iso_time(now)
+        out.append(posted)
     return out
