@@ -281,7 +281,7 @@ class Recorder:
         self._publish_soon()
         written = self._write(lambda s: s.record_tick(record))
         # notifications: routed on the alerts as this tick left them, queued after its write
-        self.notifications.tick(now, self.alerts.alerts(now, include_inactive=True))
+        self.notifications.tick(now, self.alerts)
         return written
 
     def _record_transitions(self, transitions: list[Transition], record: TickRecord) -> None:

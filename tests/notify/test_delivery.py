@@ -155,6 +155,7 @@ async def test_repeat_until_acknowledged_in_the_room(room_at) -> None:
         room.tick(60)
         await until(lambda: len(inbox.received) == 2)
         assert inbox.received[1].body["reason"] == "repeat"
+        await until(lambda: not room.recorder.notifications.undelivered)  # delivered, not waiting in the outbox
         room.store.apply(AckAlert(operator="ana", rule="high_error_rate", note="switching provider"))
         room.recorder.follow_room()
         for _ in range(5):

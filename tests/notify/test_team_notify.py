@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from tests.notify.inbox import Inbox
+from tests.room.helpers import wait_until
 from tests.room.team import Screen, append, start_recorder, stop, stop_room, wait_for_holder, write_config
 from tests.room.test_team import published_by
 from warroom.lease import FlockWatch
@@ -39,15 +40,6 @@ def notify_log(db: Path) -> list[str]:
         return [e.text for e in store.log_entries(kinds=["notify"])]
 
 
-def wait_until(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 RECENT_ERRORS = """
 [[alerts]]
 name = "recent_errors"
@@ -72,7 +64,7 @@ def test_three_dashboards_each_event_reaches_each_receiver_once(tmp_path: Path) 
                 assert screen.shows("events seen", 30), bytes(screen.app.output[-1500:])
             append(log, [{"kind": "visit", "err": True}])  # errors_seen and recent_errors fire
             # ... and recent_errors resolves 3 s later: three events for each receiver
-            assert wait_until(lambda: len(inbox.received) >= 6), [r.body["title"] for r in inbox.received]
+            assert wait_until(lambda: len(inbox.received) >= 6, timeout=20), [r.body["title"] for r in inbox.received]
             first = recorder.pid
             recorder.send_signal(signal.SIGKILL)  # a dashboard starts another recorder
             recorder.wait()

@@ -285,7 +285,7 @@ def alertmanager_alerts(note: Notification, resend: float | None, now: float) ->
     if note.kind != "alert":
         ticket: dict[str, Any] = note.ticket or {}
         severity = "info" if note.kind == "test" else "critical" if ticket.get("priority") == "urgent" else "warning"
-        labels = {
+        labels: dict[str, str] = {
             **common,
             "alertname": "warroom_test" if note.kind == "test" else "sla_breach",
             "severity": severity,

@@ -40,7 +40,7 @@ from warroom.notify.view import FAILING, IDLE, OK, RETRYING, WAITING, Deliveries
 from warroom.store.outbox import FAILED, PENDING, SENDING, SENT, OutboxEntry, Queued
 
 if TYPE_CHECKING:
-    from warroom.alerts import AlertView
+    from warroom.alerts import AlertEngine
     from warroom.config import Config
     from warroom.door import Door
     from warroom.store import RoomStore
@@ -123,11 +123,11 @@ class RecorderNotifications:
                 )
                 stats.recent.extend(summary.recent_sends)
 
-    def tick(self, now: float, alerts: Sequence[AlertView]) -> None:
+    def tick(self, now: float, alerts: AlertEngine) -> None:
         """Route the alerts as they are now; queue what is due (one write)."""
         if not self.enabled:
             return
-        outcome = self.notifier.evaluate(now, alerts, self.undelivered)
+        outcome = self.notifier.evaluate(now, alerts.alerts(now, include_inactive=True), self.undelivered)
         self.inhibited = outcome.inhibited
         if not (outcome.notifications or outcome.states or outcome.logs):
             return
