@@ -33,7 +33,8 @@ class Received:
         return json.loads(self.raw)
 
 
-Answer = tuple[int, bytes | str]
+Answer = tuple[int, bytes | str] | tuple[int, bytes | str, dict[str, str]]
+"""(status, body) or (status, body, extra headers)."""
 
 
 class Inbox:
@@ -70,10 +71,12 @@ class Inbox:
                 if hold:
                     inbox.held.clear()
                 inbox.held.wait(60)
-                status, body = inbox.answer(request) if callable(inbox.answer) else inbox.answer
+                status, body, *extra = inbox.answer(request) if callable(inbox.answer) else inbox.answer
                 data = body.encode() if isinstance(body, str) else body
                 try:
                     self.send_response(status)
+                    for name, value in (extra[0] if extra else {}).items():
+                        self.send_header(name, value)
                     self.send_header("Content-Length", str(len(data)))
                     self.send_header("Content-Type", "application/json" if data[:1] in (b"{", b"[") else "text/plain")
                     self.end_headers()

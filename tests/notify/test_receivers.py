@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.notify.inbox import Inbox, Received
+from tests.notify.inbox import Inbox
 from warroom.notify.config import ReceiverConfig
 from warroom.notify.message import AlertItem, Notification
 from warroom.notify.receivers import DeliveryError, Receiver
@@ -185,15 +185,16 @@ def test_a_chat_answer_that_is_not_the_services_json_is_a_failure() -> None:
     assert "not the service's JSON answer" in refused.value.reason
 
 
-def test_a_429_says_when_to_come_back() -> None:
-    def busy(request: Received) -> tuple[int, str]:
-        return 429, "rate_limited"
+def test_a_redirect_is_a_failure_not_followed() -> None:
+    with Inbox((302, "")) as inbox, pytest.raises(DeliveryError) as refused:
+        send(receiver("webhook", url=inbox.url + "/moved"))
+    assert refused.value.reason == "HTTP 302" and len(inbox.received) == 1
 
-    with Inbox(busy) as inbox:
-        target = receiver("slack", url=inbox.url + "/s")
-        with pytest.raises(DeliveryError) as refused:
-            asyncio.run(target.send(note()))
-    assert refused.value.reason == "HTTP 429: rate_limited"
+
+def test_a_429_says_when_to_come_back() -> None:
+    with Inbox((429, "rate_limited", {"Retry-After": "7"})) as inbox, pytest.raises(DeliveryError) as refused:
+        send(receiver("slack", url=inbox.url + "/s"))
+    assert (refused.value.reason, refused.value.retry_after) == ("HTTP 429: rate_limited", 7.0)
 
 
 def test_exec_gets_the_json_on_stdin_and_its_status_decides(tmp_path: Path) -> None:

@@ -21,8 +21,8 @@ the service's own answer, not only the HTTP status:
 - file: append the JSON as one line.
 
 Each delivery runs under `asyncio.timeout(timeout)` as a whole (httpx's timeouts are per
-phase), certificates are always verified (against `ca_file` when given), redirects are not
-followed, and at most MAX_ANSWER bytes of an answer are read.
+phase), certificates are always verified (against `ca_file` when given) and a redirect is
+a failure, not followed.
 """
 
 from __future__ import annotations
@@ -91,12 +91,15 @@ class Receiver:
 
     def describe(self) -> str:
         """Kind and target, fit to show (no token)."""
-        target = self.config.url and redact_url(self.config.url)
+        return f"{self.config.kind} {self.target()}"
+
+    def target(self) -> str:
+        """Where it sends: the URL without its query, the command, or the file."""
         if self.config.kind == "exec" and self.config.command:
-            target = self.config.command[0]
+            return self.config.command[0]
         if self.config.kind == "file":
-            target = str(self.path())
-        return f"{self.config.kind} {target}"
+            return str(self.path())
+        return redact_url(self.config.url or "")
 
     def path(self) -> Path:
         path = Path(self.config.path or "").expanduser()

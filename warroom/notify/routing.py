@@ -18,7 +18,7 @@ carries on from the alerts as they are, so it neither repeats a message nor miss
   behind a message of the group that is still undelivered: the repeat clock restarts).
 - **Escalation**: each step of a route is a group of its own whose alerts are those that
   have fired for `after` without an acknowledgement; it is sent at once, to the step's
-  receiver, and told of their resolution.
+  receiver, repeated like the route's own group and told of their resolution.
 - **Resolution** is told to every receiver that was told of the firing (even while the
   alert is silenced: a silence stops the noise, not the news that it is over).
 - **Inhibition**: an alert matching a rule's target, while an alert matching its source

@@ -372,7 +372,7 @@ class RecorderNotifications:
                 ReceiverView(
                     name,
                     receiver.config.kind,
-                    receiver.describe().split(" ", 1)[1],
+                    receiver.target(),
                     state,
                     s.last_sent_at,
                     s.last_attempt_at,

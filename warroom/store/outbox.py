@@ -1,8 +1,9 @@
 """The notification outbox: what the room's recorder has to send, and what became of it.
 
 Notifications are queued in the room, in the same transaction as the routing state that
-decided them (`queue_notifications`), so a recorder that dies cannot lose one it decided on
-nor decide on it twice: the one that takes over reads the same state and the same queue.
+decided them (`queue_notifications`): a recorder that dies before that commit leaves the
+state as it was, so the one that takes over decides the same again, and once committed a
+notification is never decided twice (its key is unique besides).
 
 Each receiver's queue is sent in order, one at a time. A send is claimed (state `sending`,
 committed) before the request leaves and marked `sent` only after the receiver accepted
