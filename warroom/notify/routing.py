@@ -131,6 +131,9 @@ class Notifier:
         self.inhibit = [(rule.sources(), rule.targets(), rule.equal) for rule in config.inhibit]
         self.groups: dict[str, GroupState] = {}
         self.inhibition_logged: dict[str, int] = {}
+        self._receivers = {r.name: r for r in config.receivers}
+        self._known: dict[tuple[int, int, tuple[str, ...]], _Group] = {}
+        """The groups seen so far, by route, step and group label values (built once)."""
 
     def restore(self, states: Mapping[str, str]) -> None:
         for key, body in states.items():
@@ -149,7 +152,7 @@ class Notifier:
         members: dict[str, list[AlertView]] = {}
         groups: dict[str, _Group] = {}
         for view in alerts:
-            for group in self._groups_of(view):
+            for group in self._groups_of(view, labels_of(view)):
                 groups.setdefault(group.key, group)
                 members.setdefault(group.key, []).append(view)
         for key, state in self.groups.items():  # told of alerts that no longer route here
@@ -164,17 +167,21 @@ class Notifier:
             self._step_group(group, members.get(key, []), now, out, key in undelivered)
         return out
 
-    def _groups_of(self, view: AlertView) -> list[_Group]:
-        labels = labels_of(view)
+    def _groups_of(self, view: AlertView, labels: Mapping[str, str]) -> list[_Group]:
         found: list[_Group] = []
         for index, (route, matchers) in enumerate(self.routes):
             if not matches(matchers, labels):
                 continue
-            group_labels = {name: labels.get(name, "") for name in route.group_by}
+            values = tuple(labels.get(name, "") for name in route.group_by)
             receivers = [route.receiver] + [step.receiver for step in route.escalate]
             for step, receiver in enumerate(receivers):
-                key = _group_key(index, step, receiver, group_labels)
-                found.append(_Group(key, route, step, self.config.receiver(receiver), group_labels))
+                group = self._known.get((index, step, values))
+                if group is None:
+                    group_labels = dict(zip(route.group_by, values, strict=True))
+                    key = _group_key(index, step, receiver, group_labels)
+                    group = _Group(key, route, step, self._receivers[receiver], group_labels)
+                    self._known[(index, step, values)] = group
+                found.append(group)
             if not route.continue_:
                 break
         return found
@@ -182,16 +189,20 @@ class Notifier:
     def _orphan(self, state: GroupState) -> _Group | None:
         """A group whose route changed since it told of alerts (a config edited between two
         recorders): it tells its receiver, if it still has one, that they are over."""
-        receiver = next((r for r in self.config.receivers if r.name == state.receiver), None)
+        receiver = self._receivers.get(state.receiver)
         if receiver is None:
             return None
         route = RouteConfig(receiver=state.receiver, group_wait=0, group_interval=0)
         return _Group(state.key, route, 0, receiver, state.labels)
 
     def _step_group(self, group: _Group, views: list[AlertView], now: float, out: Outcome, undelivered: bool) -> None:
-        state = self.groups.get(group.key) or GroupState(group.key, group.receiver.name, group.labels)
-        route, inhibited = group.route, out.inhibited
         firing = {v.name: v for v in views if v.state == FIRING}
+        state = self.groups.get(group.key)
+        if state is None or not state.notified:
+            if not firing:
+                return  # nothing fires, nothing was told: nothing to do
+            state = state or GroupState(group.key, group.receiver.name, group.labels)
+        route, inhibited = group.route, out.inhibited
 
         def muted(view: AlertView) -> bool:
             return view.silence is not None or view.name in inhibited
@@ -288,31 +299,37 @@ class Notifier:
     def _inhibited(self, alerts: Sequence[AlertView], now: float, out: Outcome) -> dict[str, str]:
         if not self.inhibit:
             return {}
-        firing = [(v, labels_of(v)) for v in alerts if v.state == FIRING]
+        labelled = [(v, labels_of(v)) for v in alerts]
+        causes = [
+            [
+                (s.name, s_labels)
+                for s, s_labels in labelled
+                if s.state == FIRING and any(matches(m, s_labels) for m in sources)
+            ]
+            for sources, _, _ in self.inhibit
+        ]
         found: dict[str, str] = {}
-        for view in alerts:
+        for view, labels in labelled:
             if view.state not in ("pending", FIRING, "nodata"):
                 continue
-            labels = labels_of(view)
-            for sources, targets, equal in self.inhibit:
+            for (_, targets, equal), candidates in zip(self.inhibit, causes, strict=True):
                 if not any(matches(t, labels) for t in targets):
                     continue
                 cause = next(
                     (
-                        s.name
-                        for s, s_labels in firing
-                        if s.name != view.name
-                        and any(matches(m, s_labels) for m in sources)
-                        and all(s_labels.get(k, "") == labels.get(k, "") for k in equal)
+                        name
+                        for name, s_labels in candidates
+                        if name != view.name and all(s_labels.get(k, "") == labels.get(k, "") for k in equal)
                     ),
                     None,
                 )
                 if cause is not None:
                     found[view.name] = cause
                     break
+        by_name = {v.name: v for v in alerts}
         logged = False
         for name, cause in found.items():
-            view = next(v for v in alerts if v.name == name)
+            view = by_name[name]
             if view.state == FIRING and self.inhibition_logged.get(name) != view.episode:
                 self.inhibition_logged[name] = view.episode
                 out.logs.append(("info", f"{name} inhibited by {cause}: not notified while {cause} fires", name))
