@@ -185,6 +185,12 @@ def test_a_chat_answer_that_is_not_the_services_json_is_a_failure() -> None:
     assert "not the service's JSON answer" in refused.value.reason
 
 
+def test_an_answer_is_data_on_one_line_without_control_characters() -> None:
+    with Inbox((400, "bad\x1b[31m request\r\n\x9b2Jagain")) as inbox, pytest.raises(DeliveryError) as refused:
+        send(receiver("slack", url=inbox.url + "/s"))
+    assert refused.value.reason == "HTTP 400: bad [31m request 2Jagain"
+
+
 def test_a_redirect_is_a_failure_not_followed() -> None:
     with Inbox((302, "")) as inbox, pytest.raises(DeliveryError) as refused:
         send(receiver("webhook", url=inbox.url + "/moved"))

@@ -34,6 +34,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import ssl
 import time
@@ -52,6 +53,7 @@ MAX_REASON = 200
 WECOM_MAX_BYTES = 2048
 ALERTMANAGER_RESEND = 60.0
 USER_AGENT = "warroom-notify"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class DeliveryError(Exception):
@@ -106,10 +108,12 @@ class Receiver:
         return path if path.is_absolute() or self.base_dir is None else self.base_dir / path
 
     def safe(self, text: str) -> str:
-        """`text` with secrets and the URL's query removed, cut to MAX_REASON."""
+        """`text` (often a server's answer) on one line, without control characters,
+        secrets or the URL's query, cut to MAX_REASON."""
         text = self._scrub(text)
         if self.config.url:
             text = text.replace(self.config.url, redact_url(self.config.url))
+        text = " ".join(_CONTROL.sub(" ", text).split())
         return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
     async def send(self, note: Notification, client: httpx.AsyncClient | None = None) -> None:
