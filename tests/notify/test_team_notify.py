@@ -65,6 +65,8 @@ def test_three_dashboards_each_event_reaches_each_receiver_once(tmp_path: Path) 
             append(log, [{"kind": "visit", "err": True}])  # errors_seen and recent_errors fire
             # ... and recent_errors resolves 3 s later: three events for each receiver
             assert wait_until(lambda: len(inbox.received) >= 6, timeout=20), [r.body["title"] for r in inbox.received]
+            # every send marked done in the room before the kill, so none is in flight
+            assert wait_until(lambda: sum(": sent " in line for line in notify_log(db)) == 6, timeout=20)
             first = recorder.pid
             recorder.send_signal(signal.SIGKILL)  # a dashboard starts another recorder
             recorder.wait()
