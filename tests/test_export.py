@@ -98,6 +98,8 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Path:
                   starred=True)
         s.add_log("source", "warning", "source web is stale: no lines for 30s", "warroom", ts=T0 + 1500)
         s.add_log("room", "warning", "recorder: jonas@ops-2 took over from maya@ops-1", "warroom", ts=T0 + 1550)
+        s.add_log("notify", "info", "notify ops (slack): sent [FIRING:1] Spring Drop: high_error_rate "
+                  "(id 3f2a9c1b7d4e-1)", "notify", ts=T0 + 640)
         s.add_log("lesson", "info", "stress-test the payment provider, not only our pages", "Jonas Weber",
                   ts=T0 + 2400, starred=True)
         s.add_log("action", "info", "add a synthetic checkout probe", "Maya Chen", ts=T0 + 2500,

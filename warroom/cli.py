@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("source", metavar="SRC")
     copy.add_argument("destination", metavar="DST")
 
+    notify = commands.add_parser("notify", help="notifications: send a test message to a receiver")
+    notify.add_argument("action", choices=["test"])
+    notify.add_argument("receiver", help="a receiver's name from [[notify.receivers]]")
+    add_common(notify)
+
     demo = commands.add_parser("demo", help="start the dashboard on a simulated launch")
     demo.add_argument("--speed", type=float, default=None,
                       help="simulated seconds per real second (default: the demo's own)")
@@ -110,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             return demo(args)
         if command == "export":
             return export(args)
+        if command == "notify":
+            from warroom.notify.command import notify_command
+
+            return notify_command(_load(args.config), args)
         clock = sim_clock(args.sim_clock) if getattr(args, "sim_clock", None) else None
         if command == "record":
             return record(_load(args.config), operator_name(args.operator), auto=args.auto,

@@ -32,6 +32,8 @@ from pydantic import (
 
 from warroom.configlines import ConfigLines, locate, nesting_problem
 from warroom.model import parse_duration
+from warroom.notify.config import NotifyConfig
+from warroom.notify.config import reference_problems as notify_reference_problems
 
 __all__ = ["Config", "ConfigError", "load_config", "locate", "parse_config"]
 
@@ -384,6 +386,8 @@ class Config(StrictModel):
     team: dict[str, list[str]] = {}
     checklist: list[ChecklistPhaseConfig] = []
     tickets: TicketsConfig = TicketsConfig()
+    notify: NotifyConfig = NotifyConfig()
+    """Where alerts and SLA breaches are sent (warroom.notify)."""
 
     # Set by load_config, not by the file.
     path: Path | None = Field(default=None, exclude=True)
@@ -496,6 +500,8 @@ def reference_problems(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]
         if missing:
             problems.append((("alerts", index, "expr"), _unknown("metric", missing[0], usable)))
     check(("tickets", "source"), _table(data, "tickets").get("source"), "source", source_names)
+    rule_names = {r["name"] for _, r in _items(data, "alerts") if isinstance(r.get("name"), str)}
+    problems += notify_reference_problems(data, rule_names)
     return problems
 
 

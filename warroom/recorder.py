@@ -54,6 +54,7 @@ from warroom.engine import Engine
 from warroom.metrics import MINUTES_KEPT, SECONDS_KEPT
 from warroom.model import Record
 from warroom.location import RoomLocation
+from warroom.notify.service import RecorderNotifications
 from warroom.sources import SourceState
 from warroom.store import (
     ALERT_EVENTS,
@@ -126,6 +127,9 @@ class Recorder:
         self.fence = (os.getpid(), self.session.host) if self.location.is_postgres else None
         self.lease_lost: str | None = None
         """Why a write was refused because another recorder holds the room (stop at once)."""
+        self.notifications = RecorderNotifications(config, self.door, self.session.id, clock=clock,
+                                                   fence=self.fence)
+        """Notifications: the recorder is the only process that sends them (warroom.notify)."""
         self.rejected_tickets = 0
         self.future_ticket_times = 0
         """Ticket times from the far future, taken as the time the record arrived."""
@@ -163,6 +167,7 @@ class Recorder:
             self.door.write(lambda s: s.sync_checklist(config.checklist)).result()
             restored = self.door.read(_read_restore(self.clock())).result()
             self._restore(restored)
+            self.notifications.restore()
             text = _takeover_text(self.session, restored.recorders)
             at = self.clock()
             self.taken_over_from = self.door.write(
@@ -199,12 +204,13 @@ class Recorder:
         self._loop = asyncio.get_running_loop()
         engine_task = asyncio.create_task(self.engine.run(), name="recorder:engine")
         publisher = asyncio.create_task(self._publish_loop(), name="recorder:publish")
+        sender = asyncio.create_task(self.notifications.run(), name="recorder:notify")
         try:
-            await asyncio.gather(engine_task, publisher)
+            await asyncio.gather(engine_task, publisher, sender)
         finally:
-            for task in (engine_task, publisher):
+            for task in (engine_task, publisher, sender):
                 task.cancel()
-            await asyncio.gather(engine_task, publisher, return_exceptions=True)
+            await asyncio.gather(engine_task, publisher, sender, return_exceptions=True)
             self.close()
 
     def close(self) -> None:
@@ -279,7 +285,10 @@ class Recorder:
         if self._ticks % PRUNE_EVERY == 0:
             self._prune(now)
         self._publish_soon()
-        return self._write(lambda s: s.record_tick(record))
+        written = self._write(lambda s: s.record_tick(record))
+        # notifications: routed on the alerts as this tick left them, queued after its write
+        self.notifications.tick(now, self.alerts)
+        return written
 
     def _record_transitions(self, transitions: list[Transition], record: TickRecord) -> None:
         for t in transitions:
@@ -329,7 +338,8 @@ class Recorder:
         sla = self.config.tickets.sla
 
         def sweep(store: RoomStore) -> dict[str, float | None]:
-            store.check_sla(now, sla)
+            # notifications: each breach marked is queued for its receivers in the same transaction
+            self.notifications.queue_breaches(store, lambda: store.check_sla(now, sla), now)
             return store.ticket_metrics().as_metrics()
 
         def done(future: Future[dict[str, float | None]]) -> None:
@@ -415,7 +425,8 @@ class Recorder:
         recorder = snap.Attendee(self.operator, self.session.host, self.session.started_at, self.session.pid)
         body = snap.encode(snap.build(
             self.config, engine.metrics, self.alerts, engine.health(), rejects, now=now, seq=self._seq,
-            rejected_tickets=self.rejected_tickets, recorder=recorder, online=self._online))
+            rejected_tickets=self.rejected_tickets, recorder=recorder, online=self._online,
+            deliveries=self.notifications.view()))
         return self._write(lambda s: s.publish_snapshot(now, body, self.fence), replace="snapshot")
 
     def attendance(self) -> bool:

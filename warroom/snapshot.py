@@ -23,6 +23,7 @@ import orjson
 from warroom.alerts import Ack, AlertEngine, AlertView, Silence
 from warroom.config import Config, resolve_panels
 from warroom.metrics import MetricsStore
+from warroom.notify.view import DeliveriesView
 from warroom.sources import SourceHealth
 
 VERSION = 1
@@ -151,6 +152,9 @@ class Snapshot:
     recorder: Attendee | None = None
     online: list[Attendee] = field(default_factory=list)
     """Operators whose dashboards are attached."""
+    deliveries: DeliveriesView | None = None
+    """Notifications: each receiver's last delivery and failures, and the inhibited alerts
+    (None when no receiver is configured)."""
     version: int = VERSION
 
     def metric(self, name: str) -> MetricView | None:
@@ -162,7 +166,8 @@ class Snapshot:
 
 def build(config: Config, metrics: MetricsStore, alerts: AlertEngine, health: Sequence[SourceHealth],
           rejects: Mapping[str, int], *, now: float, seq: int = 0, rejected_tickets: int = 0,
-          recorder: Attendee | None = None, online: Sequence[Attendee] = ()) -> Snapshot:
+          recorder: Attendee | None = None, online: Sequence[Attendee] = (),
+          deliveries: DeliveriesView | None = None) -> Snapshot:
     """The snapshot of the recorder's state at `now` (pure: reads, never changes state)."""
     traffic, conversion = resolve_panels(config)
     names = [*traffic.metrics, *conversion.metrics, *conversion.funnel,
@@ -186,6 +191,7 @@ def build(config: Config, metrics: MetricsStore, alerts: AlertEngine, health: Se
         rejected_tickets=rejected_tickets,
         recorder=recorder,
         online=list(online),
+        deliveries=deliveries,
     )
 
 
@@ -254,6 +260,7 @@ def decode(body: bytes) -> Snapshot:
             rules=int(data["rules"]), rejected_tickets=int(data["rejected_tickets"]),
             recorder=Attendee(**data["recorder"]) if data.get("recorder") else None,
             online=[Attendee(**a) for a in data["online"]],
+            deliveries=DeliveriesView.from_json(data["deliveries"]) if data.get("deliveries") else None,
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a warroom snapshot: {exc}") from None

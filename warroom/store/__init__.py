@@ -34,6 +34,7 @@ from warroom.store.db import Database
 from warroom.store.journal import JournalStore
 from warroom.store.ledger import CommandLedger
 from warroom.store.live import AlertEventRow, AlertStateRow, LiveStore, SourceChange, SourceRow, TickRecord
+from warroom.store.outbox import OutboxStore
 from warroom.store.queue import TicketQueueStore
 from warroom.store.room_state import RoomStateStore
 from warroom.store.schema import (
@@ -67,7 +68,7 @@ __all__ = [
 ]
 
 
-class RoomStore(CommandLedger, LiveStore, RoomStateStore, JournalStore, TicketQueueStore):
+class RoomStore(CommandLedger, LiveStore, RoomStateStore, JournalStore, TicketQueueStore, OutboxStore):
     """Checklist, tickets, incident log, alert history, metric history, the recorder's state
     and the snapshot it publishes, of one launch.
 

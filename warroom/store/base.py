@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Self
 
 from warroom.store.db import Database
-from warroom.store.schema import LOG_KINDS, SEVERITIES
+from warroom.store.schema import LOG_KINDS, SEVERITIES, LeaseLost
 
 
 class StoreCore:
@@ -72,6 +72,20 @@ class StoreCore:
 
     def _now(self, at: float | None) -> float:
         return self._clock() if at is None else float(at)
+
+    # ------------------------------------------------------------------ fencing a recorder
+
+    def check_fence(self, fence: tuple[int, str] | None) -> None:
+        """Inside a write: refuse it (LeaseLost) if the room's lease holder is another
+        process than `fence` says. On PostgreSQL a recorder learns that its lease died only
+        at its next check; meanwhile another recorder may hold the room, and this keeps the
+        old one from writing over it. (On one host the kernel's flock leaves no such gap:
+        `lease_holder` stays empty and nothing is checked.)"""
+        if fence is None:
+            return
+        row = self._db.execute("SELECT pid, host FROM lease_holder WHERE id = 1").fetchone()
+        if row is not None and (int(row[0]), str(row[1])) != fence:
+            raise LeaseLost(f"{self.label}: the room's recorder is now pid {row[0]} on {row[1]}")
 
     # ------------------------------------------------------------------ what every change writes
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from warroom.store.base import StoreCore, _get_meta, _set_meta
 from warroom.store.db import Database, upsert
-from warroom.store.schema import LeaseLost, Session
+from warroom.store.schema import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,18 +190,6 @@ class LiveStore(StoreCore):
                                 json.loads(r[3]) if r[3] else None) for r in rows}
 
     # ------------------------------------------------------------------ the snapshot
-
-    def check_fence(self, fence: tuple[int, str] | None) -> None:
-        """Inside a write: refuse it (LeaseLost) if the room's lease holder is another
-        process than `fence` says. On PostgreSQL a recorder learns that its lease died only
-        at its next check; meanwhile another recorder may hold the room, and this keeps the
-        old one from writing over it. (On one host the kernel's flock leaves no such gap:
-        `lease_holder` stays empty and nothing is checked.)"""
-        if fence is None:
-            return
-        row = self._db.execute("SELECT pid, host FROM lease_holder WHERE id = 1").fetchone()
-        if row is not None and (int(row[0]), str(row[1])) != fence:
-            raise LeaseLost(f"{self.label}: the room's recorder is now pid {row[0]} on {row[1]}")
 
     def publish_snapshot(self, at: float, body: bytes, fence: tuple[int, str] | None = None) -> int:
         """Replace the published snapshot; returns its sequence number."""

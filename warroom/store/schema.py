@@ -10,7 +10,7 @@ from warroom.tickets import PRIORITIES, STATUSES
 
 BUSY_TIMEOUT = 5.0
 LOG_KINDS = ("note", "decision", "alert", "checklist", "ticket", "source", "action", "lesson", "launch",
-             "room")
+             "room", "notify")
 SEVERITIES = ("info", "warning", "critical")
 ALERT_EVENTS = ("pending", "firing", "resolved", "acked", "silenced", "unsilenced")
 APPLICATION_ID = 0x57524D31  # "WRM1" in the file header: marks the file as a warroom store
@@ -122,6 +122,15 @@ MIGRATIONS: list[tuple[Statement, ...]] = [
         "CREATE INDEX tickets_resolve_waiting ON tickets(resolve_due) "
         "WHERE resolve_breached_at IS NULL AND solved_at IS NULL",
         "CREATE INDEX tickets_open ON tickets(status)",
+    ),
+    (  # 6: notifications: the outbox the recorder sends from, and what each group last told
+        # (warroom/store/outbox.py); next_at, queued_at and sent_at are wall-clock times
+        "CREATE TABLE notify_outbox (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, receiver TEXT NOT NULL, "
+        "group_key TEXT NOT NULL, created_at REAL NOT NULL, queued_at REAL NOT NULL, body TEXT NOT NULL, "
+        "state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, "
+        "sent_at REAL, last_error TEXT, claimed_by TEXT)",
+        "CREATE INDEX notify_outbox_queue ON notify_outbox(receiver, state, id)",
+        "CREATE TABLE notify_state (key TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID",
     ),
 ]
 
