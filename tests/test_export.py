@@ -166,7 +166,7 @@ def test_default_timeline_lists_notable_entries_and_counts_the_rest(docs: dict[s
 
     listed = [e for e in entries if e.starred or e.kind in LISTED_KINDS]
     counted = [e for e in entries if e not in listed]
-    assert {e.kind for e in counted} == {"checklist", "ticket", "source", "room"}
+    assert {e.kind for e in counted} == {"checklist", "ticket", "source", "room", "notify"}
     for e in listed:
         assert md(e.text) in docs["md"] and h(e.text) in docs["html"], e.text
     for e in counted:
@@ -175,7 +175,7 @@ def test_default_timeline_lists_notable_entries_and_counts_the_rest(docs: dict[s
     assert note in docs["md"] and note in docs["html"]
     hourly = docs["md"].split("### Entries not listed, per hour")[1].split("\n## ")[0]
     header, _rule, *rows = [line for line in hourly.splitlines() if line.startswith("|")]
-    assert header == "| Hour from | T | checklist | room | source | ticket | Total |"
+    assert header == "| Hour from | T | checklist | notify | room | source | ticket | Total |"
     assert sum(int(row.split("|")[-2].replace(",", "")) for row in rows) == len(counted)
     assert "<h3>Entries not listed, per hour</h3>" in docs["html"]
 

@@ -189,6 +189,7 @@ class TicketQueueStore(StoreCore):
         if wanted == self._sla_seen:
             return []
         breaches: list[Breach] = []
+        nested = self._depth > 0  # inside a caller's transaction: it may still roll back
         with self._write() as db:
             stored = {p: (float(a), float(b)) for p, a, b in db.execute("SELECT priority, respond, resolve FROM sla")}
             if stored != wanted:
@@ -201,7 +202,8 @@ class TicketQueueStore(StoreCore):
                                   "solved_at > resolve_due) ORDER BY id").fetchall()
                 for ticket_id, in late:
                     breaches += self._breach_if_late(db, ticket_id)
-        self._sla_seen = wanted
+        if not nested:
+            self._sla_seen = wanted
         return breaches
 
     def check_sla(self, now: float, sla: Mapping[str, SlaConfig] | None = None) -> list[Breach]:
