@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from warroom.config import AlertRuleConfig
 from warroom.expr import Compiled, ExprError, compile_expr, parse, referenced_metrics
+from warroom.expr.tree import Node
 from warroom.format import with_unit
 
 if TYPE_CHECKING:
@@ -219,7 +220,7 @@ class AlertEngine:
         if problems:
             raise ValueError("; ".join(problems))
 
-    def _stale_names(self, node) -> tuple[str, ...]:
+    def _stale_names(self, node: Node) -> tuple[str, ...]:
         names: set[str] = set()
         ratios = getattr(self.metrics, "ratios", {})
         for name in referenced_metrics(node, absence=False):

@@ -344,12 +344,18 @@ def _time_arg(text: str | None, option: str) -> float | None:
     return moment.timestamp()
 
 
-def _export(config: Config | None, db: str | None, out: str, formats=("md", "html", "json"),
+def _export(config: Config | None, db: str | None, out: str, formats: Sequence[str] = ("md", "html", "json"),
             start: float | None = None, end: float | None = None, starred: bool = False) -> int:
     from warroom.door import Door
     from warroom.export import export_store, options_from_config
 
-    location = RoomLocation(db_path=Path(db)) if db else RoomLocation.of(config)
+    if db:
+        location = RoomLocation(db_path=Path(db))
+    elif config is not None:
+        location = RoomLocation.of(config)
+    else:
+        print("export failed: give --db or --config", file=sys.stderr)
+        return EXIT_USAGE
     if not location.exists():  # opening would create an empty room: an export never writes one
         print(f"export failed: {location.label}: no room database there", file=sys.stderr)
         return EXIT_USAGE

@@ -28,8 +28,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from warroom import snapshot as snap
 from warroom.commands import Command
@@ -123,7 +124,7 @@ class DashboardSession:
             log.exception("could not close the session")
         return self.door.close()
 
-    def submit(self, command: Command):  # -> Future
+    def submit(self, command: Command) -> Future[Any]:
         return self.door.submit(command)
 
     # ------------------------------------------------------------------ hearing the room

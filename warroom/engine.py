@@ -44,13 +44,13 @@ class Engine:
         self.sources: list[Source] = [build_source(s, clock=clock) for s in config.sources]
         self.launch_at: float | None = launch_time_utc(config)
         self.metrics.set_launch(self.launch_at)
-        self._tick_listeners: list[Callable[[float], None]] = []
+        self._tick_listeners: list[Callable[[float], object]] = []
         self._ticket_listeners: list[Callable[[str, list[Record]], None]] = []
         self._fold_listeners: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ wiring
 
-    def on_tick(self, listener: Callable[[float], None]) -> None:
+    def on_tick(self, listener: Callable[[float], object]) -> None:
         """Call `listener(now)` on every engine tick (alerts, SLA checks, history)."""
         self._tick_listeners.append(listener)
 

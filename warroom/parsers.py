@@ -92,7 +92,7 @@ def nginx_time(text: str) -> float | None:
     """Epoch seconds from `25/Nov/2026:15:30:01 +0000`, or None. Cached per distinct string."""
     cached = _TIME_CACHE.get(text, False)
     if cached is not False:
-        return cached  # type: ignore[return-value]
+        return cached if isinstance(cached, float) else None
     value = _parse_time_local(text)
     if len(_TIME_CACHE) >= _TIME_CACHE_MAX:
         _TIME_CACHE.clear()  # lines arrive in time order: old seconds are not asked for again

@@ -365,9 +365,9 @@ class _FieldIndex:
             value = get(record)
             key = value if type(value) is str else index_key(value)
             if key in wanted:
-                positions = buckets.get(key)  # type: ignore[arg-type]
+                positions = buckets.get(key)
                 if positions is None:
-                    buckets[key] = [i]  # type: ignore[index]
+                    buckets[key] = [i]
                 else:
                     positions.append(i)
         return buckets
@@ -496,6 +496,7 @@ class Pipeline:
             if matches is not None and not matches(record):
                 continue
             value_of = metric.value_of
+            value: float | None
             if value_of is None:
                 value = 1.0
             else:
@@ -551,7 +552,7 @@ class Pipeline:
         add, name = self.metrics.add, metric.name
         if metric.value_of is None and metric.split_by is None:
             for second, (count, ts) in self._counts(times).items():
-                add(name, ts, float(count), count, 1.0, None, now=arrival)
+                add(name, ts, float(count), int(count), 1.0, None, now=arrival)
         else:
             groups = self._groups(metric, records, times, rejects)
             for (_second, label), (total, count, last, ts) in groups.items():
@@ -571,6 +572,7 @@ class Pipeline:
             if raw is None:
                 append(arrival)
                 continue
+            ts: float | None
             if type(raw) is float and -MAX_VALUE <= raw <= MAX_VALUE:
                 ts = raw / 1000.0 if raw > 1e11 else raw  # record_time's answer, inlined
             else:
@@ -614,6 +616,7 @@ class Pipeline:
         label: str | None = None
         bad_values = bad_labels = 0
         for record, ts in zip(records, times):
+            value: float | None
             if value_of is None:
                 value = 1.0
             else:

@@ -32,7 +32,7 @@ import heapq
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -402,7 +402,7 @@ def _pick_channel(rng: random.Random, t: float) -> tuple[str, str]:
     return name, "referrer" if name == "search" else "none"
 
 
-def _weighted(rng: random.Random, choices: list[tuple[Any, float]]) -> Any:
+def _weighted(rng: random.Random, choices: Sequence[tuple[Any, float]]) -> Any:
     total = sum(w for _, w in choices)
     pick = rng.random() * total
     for value, weight in choices:

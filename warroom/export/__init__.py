@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from warroom.config import Config, builtin_metrics
+from warroom.config import Config, MetricConfig, RatioConfig, builtin_metrics
 from warroom.export import html as html_doc
 from warroom.export import jsondoc, markdown
 from warroom.export.retro import Retrospective, Target, build
@@ -50,7 +50,7 @@ def options_from_config(config: Config | None) -> dict:
     """Targets, labels and units for `export_room`: the database does not hold them."""
     if config is None:
         return {}
-    metrics = [*config.metrics, *builtin_metrics(), *config.ratios]
+    metrics: list[MetricConfig | RatioConfig] = [*config.metrics, *builtin_metrics(), *config.ratios]
     return {
         "targets": [(t.metric, t.value, t.label or t.metric) for t in config.targets],
         "labels": {m.name: m.title for m in metrics},

@@ -170,10 +170,10 @@ def chart_svg(r: Retrospective, m: MetricSummary) -> str:
                        f'fill="#f8d4d0" fill-opacity="0.7"><title>{h(p.rule)} firing '
                        f'{clock(p.start)} to {clock(p.end)}</title></rect>')
     for i in range(3):  # value grid and labels: 0, half, top
-        v = top * i / 2
+        level = top * i / 2
         yy = y0 - (y0 - y1) * i / 2
         out.append(f'<line x1="{x0}" x2="{x1}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e3e7ec"/>'
-                   f'<text x="{x0 - 5}" y="{yy + 4:.1f}" text-anchor="end">{number(v, m.unit)}</text>')
+                   f'<text x="{x0 - 5}" y="{yy + 4:.1f}" text-anchor="end">{number(level, m.unit)}</text>')
     for i in range(TICKS + 1):
         ts = r.start + span * i / TICKS
         anchor = "start" if i == 0 else ("end" if i == TICKS else "middle")

@@ -63,7 +63,7 @@ def _inert(text: str) -> str:
 
 
 def _plain(obj: Any) -> Any:
-    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) and not isinstance(obj, type) else obj
 
 
 def document(r: Retrospective) -> dict[str, Any]:

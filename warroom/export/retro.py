@@ -244,8 +244,8 @@ def build(store: RoomStore, start: float | None = None, end: float | None = None
     if start is None:
         start = launch.at
     if start is None:
-        first = next(iter(store.iter_log_entries(None, end)), None)
-        start = first.ts if first else min((h[0][0] for h in history.values() if h), default=None)
+        earliest = next(iter(store.iter_log_entries(None, end)), None)
+        start = earliest.ts if earliest else min((h[0][0] for h in history.values() if h), default=None)
     if end is None:
         last = store.recent(1)
         candidates = [h[-1][0] for h in history.values() if h] + ([last[0].ts] if last else [])
@@ -388,7 +388,7 @@ def _overlaps(incident: Incident, start: float, end: float) -> bool:
 
 
 def _periods(incidents: list[Incident], end: float) -> list[AlertPeriod]:
-    return [AlertPeriod(i.rule, i.severity, i.fired_at, min(end, i.resolved_at or end),  # type: ignore[arg-type]
+    return [AlertPeriod(i.rule, i.severity, i.fired_at, min(end, i.resolved_at or end),
                         i.resolved_at is None or i.resolved_at > end)
             for i in incidents if i.fired_at is not None]
 

@@ -79,7 +79,7 @@ def tokenize(text: str) -> list[Token]:
                 raise ExprError("number too large", pos)
             tokens.append(Token("num", match.group(), pos, number, match.group("suffix") or ""))
         elif kind != "ws":
-            tokens.append(Token(kind, match.group(), pos))
+            tokens.append(Token(kind or "", match.group(), pos))
         pos = match.end()
     tokens.append(Token("end", "", end))
     return tokens

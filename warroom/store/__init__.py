@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 
-class RoomStore(CommandLedger, LiveStore, RoomStateStore, JournalStore, TicketQueueStore, OutboxStore):
+class RoomStore(CommandLedger, LiveStore, OutboxStore):
     """Checklist, tickets, incident log, alert history, metric history, the recorder's state
     and the snapshot it publishes, of one launch.
 

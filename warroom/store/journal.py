@@ -256,7 +256,8 @@ class JournalStore(StoreCore):
 
 def _log_filter(start: float | None, end: float | None, kinds: Iterable[str] | None,
                 starred_only: bool) -> tuple[str, list[Any]]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[Any] = []
     if start is not None:
         clauses.append("ts >= ?")
         params.append(start)
@@ -273,4 +274,5 @@ def _log_filter(start: float | None, end: float | None, kinds: Iterable[str] | N
 
 
 def _entry(row: tuple[Any, ...]) -> LogEntry:
-    return LogEntry(*row[:6], bool(row[6]), *row[7:])
+    entry_id, ts, author, kind, severity, text, starred, alert, ticket_id, owner = row
+    return LogEntry(entry_id, ts, author, kind, severity, text, bool(starred), alert, ticket_id, owner)

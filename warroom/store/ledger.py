@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from warroom.store.base import StoreCore
 from warroom.commands import (
     AckAlert,
     AddLogEntry,
@@ -17,9 +16,12 @@ from warroom.commands import (
     StarEntry,
     TicketChange,
 )
+from warroom.store.journal import JournalStore
+from warroom.store.queue import TicketQueueStore
+from warroom.store.room_state import RoomStateStore
 
 
-class CommandLedger(StoreCore):
+class CommandLedger(JournalStore, RoomStateStore, TicketQueueStore):
     """`apply(command)` (a part of RoomStore)."""
 
     def apply(self, command: Command) -> Any:

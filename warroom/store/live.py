@@ -20,8 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from warroom.store.base import StoreCore, _get_meta, _set_meta
+from warroom.store.base import _get_meta, _set_meta
 from warroom.store.db import Database, upsert
+from warroom.store.journal import JournalStore
+from warroom.store.room_state import RoomStateStore
 from warroom.store.schema import Session
 
 
@@ -100,7 +102,7 @@ class TickRecord:
     lease holder is still this process (see `check_fence`)."""
 
 
-class LiveStore(StoreCore):
+class LiveStore(JournalStore, RoomStateStore):
     """The recorder's state, the published snapshot and the sessions (a part of RoomStore)."""
 
     # ------------------------------------------------------------------ the recorder's tick
@@ -225,7 +227,8 @@ class LiveStore(StoreCore):
 
     def sessions(self, role: str | None = None, seen_since: float | None = None,
                  open_only: bool = True) -> list[Session]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if role is not None:
             clauses.append("role = ?")
             params.append(role)

@@ -182,7 +182,7 @@ class TicketQueueStore(StoreCore):
 
     # ------------------------------------------------------------------ SLA
 
-    def configure_sla(self, sla: Mapping[str, SlaConfig]) -> list[Breach]:
+    def configure_sla(self, sla: Mapping[Any, SlaConfig]) -> list[Breach]:
         """Take the SLA targets from the config; every ticket's deadlines follow them, and a
         target met after its (new) deadline is a breach. Returns those breaches."""
         wanted = {p: (float(t.respond), float(t.resolve)) for p, t in sla.items()}
@@ -206,7 +206,7 @@ class TicketQueueStore(StoreCore):
             self._sla_seen = wanted
         return breaches
 
-    def check_sla(self, now: float, sla: Mapping[str, SlaConfig] | None = None) -> list[Breach]:
+    def check_sla(self, now: float, sla: Mapping[Any, SlaConfig] | None = None) -> list[Breach]:
         """Mark and log every SLA target missed by `now` that is not marked yet (after taking
         the targets in `sla`, when given).
 

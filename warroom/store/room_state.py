@@ -68,7 +68,8 @@ class RoomStateStore(StoreCore):
     def sync_checklist(self, phases: Sequence[ChecklistPhaseConfig]) -> None:
         """Insert or update the configured items, keyed by phase and title, keeping their done
         state. Items no longer in the config are hidden but kept (they may have been done)."""
-        rows, seen = [], set()
+        rows: list[tuple[str, str, int, str, str, float | None]] = []
+        seen: set[str] = set()
         for phase in phases:
             for item in phase.items:
                 key, n = json.dumps([phase.name, item.title]), 1
@@ -130,7 +131,7 @@ class RoomStateStore(StoreCore):
 
         A point for an existing (metric, ts) replaces it, so processes that align `ts` to the
         history interval do not duplicate each other. Non-finite values are skipped (gaps)."""
-        rows = [(m, float(t), float(v)) for t, m, v in points if v is not None and math.isfinite(v)]
+        rows = [(m, float(t), float(v)) for t, m, v in points if math.isfinite(v)]
         with self._write() as db:
             db.executemany(upsert("metric_points", ("metric", "ts", "value"), ("metric", "ts")), rows)
             db.executemany(insert_ignore("metric_names", ("name",)), sorted({(r[0],) for r in rows}))

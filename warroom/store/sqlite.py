@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from pathlib import Path
 
-from warroom.store.db import Database, Params
+from warroom.store.db import Cursor, Database, Params
 from warroom.store.schema import (
     APPLICATION_ID,
     BUSY_TIMEOUT,
@@ -58,7 +58,7 @@ class SqliteDatabase(Database):
 
     # ------------------------------------------------------------------ statements
 
-    def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
         try:
             return self.conn.execute(sql, params)
         except sqlite3.Error as exc:
@@ -71,7 +71,10 @@ class SqliteDatabase(Database):
             raise self.error(exc) from exc
 
     def iterate(self, sql: str, params: Params, batch: int) -> Iterator[Any]:
-        cursor = self.execute(sql, params)
+        try:
+            cursor = self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise self.error(exc) from exc
         try:
             while rows := cursor.fetchmany(batch):
                 yield from rows
