@@ -53,6 +53,11 @@ class SourceBase(StrictModel):
     name: Identifier
     """Short name, used by metrics (`source = "web"`) and on the health line."""
     stale_after: Duration = 30.0
+    silent_after: float = Field(default=5.0, ge=0)
+    """A live source whose next record is this many times later than its usual gap between
+    records (and at least 2 s late) is silent: the alert rules reading it say "no data"
+    until it speaks again, so a dead feed cannot resolve a firing alert by its rates
+    decaying. 0: never silent, only stale after `stale_after`."""
     """A live source with no record for this long is shown stale and its alerts say no data."""
     time_field: str = "ts"
     """Record field holding the event time (epoch seconds or ms, or ISO 8601); else arrival."""

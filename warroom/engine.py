@@ -47,6 +47,8 @@ class Engine:
         self._tick_listeners: list[Callable[[float], object]] = []
         self._ticket_listeners: list[Callable[[str, list[Record]], None]] = []
         self._fold_listeners: list[Callable[[], None]] = []
+        self.silent: set[str] = set()
+        """Sources silent at the last tick (see SourceHealth.silent)."""
 
     # ------------------------------------------------------------------ wiring
 
@@ -119,13 +121,15 @@ class Engine:
             await asyncio.sleep(self.tick_interval)
 
     def tick(self, now: float | None = None) -> None:
-        """Mark quiet sources stale, then let listeners (alerts, store) advance."""
+        """Mark quiet sources stale (and note the silent ones), then let listeners (alerts,
+        store) advance."""
         now = self.clock() if now is None else now
         for source in self.sources:
             health = source.health
             quiet_for = now - (health.last_record_at if health.last_record_at is not None else health.since)
             if health.state == SourceState.LIVE and quiet_for > source.config.stale_after:
                 health.set_state(SourceState.STALE, f"no record for {quiet_for:.0f}s", now=now)
+        self.silent = {s.name for s in self.sources if s.health.silent(now, s.config.silent_after)}
         for listener in self._tick_listeners:
             listener(now)
 
@@ -139,6 +143,6 @@ class Engine:
         return self.pipeline.reject_count(source)
 
     def stale_sources(self) -> set[str]:
-        return {
-            s.name for s in self.sources if s.health.state in (SourceState.STALE, SourceState.ERROR)
-        }
+        """Sources whose alert rules say "no data": stale, failing, or silent at the last tick."""
+        down = {s.name for s in self.sources if s.health.state in (SourceState.STALE, SourceState.ERROR)}
+        return down | self.silent

@@ -83,6 +83,10 @@ def nesting_problem(record: Any) -> str | None:
     return None
 
 
+SILENT_FLOOR = 2.0
+"""Seconds: no source is silent sooner, however fast it usually delivers."""
+
+
 class SourceState(StrEnum):
     CONNECTING = "connecting"
     LIVE = "live"
@@ -107,6 +111,8 @@ class SourceHealth:
     bad_records: int = 0
     reconnects: int = 0
     faults: Counter[str] = field(default_factory=Counter)  # e.g. rotated, truncated, bad_json
+    usual_gap: float | None = None
+    """Seconds between two deliveries of records, smoothed (an exponential moving average)."""
 
     def set_state(self, state: SourceState, reason: str = "", now: float | None = None) -> None:
         if state != self.state:
@@ -117,9 +123,19 @@ class SourceHealth:
     def note_records(self, count: int, now: float) -> None:
         self.records += count
         if count:
+            if self.last_record_at is not None and now > self.last_record_at:
+                gap = now - self.last_record_at
+                self.usual_gap = gap if self.usual_gap is None else 0.8 * self.usual_gap + 0.2 * gap
             self.last_record_at = now
             if self.state in (SourceState.CONNECTING, SourceState.STALE):
                 self.set_state(SourceState.LIVE, now=now)
+
+    def silent(self, now: float, factor: float) -> bool:
+        """Live, but `factor` times later than usual with its next records (and at least
+        SILENT_FLOOR seconds late): a feed that stopped before `stale_after` says so."""
+        if factor <= 0 or self.state != SourceState.LIVE or self.last_record_at is None or self.usual_gap is None:
+            return False
+        return now - self.last_record_at > max(SILENT_FLOOR, factor * self.usual_gap)
 
     def note_fault(self, kind: str, count: int = 1, *, bad_record: bool = False) -> None:
         """Count a fault by kind; `bad_record` also counts it as a rejected record."""
