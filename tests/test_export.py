@@ -404,3 +404,18 @@ def test_json_escapes_del_and_line_separators(tmp_path: Path) -> None:
         assert "\\u007f" in document
         assert [e["text"] for e in json.loads(document)["log"]] == texts[:n + 1]
     assert "\\u2028" in document
+
+
+def test_the_command_line_lists_the_full_timeline_on_request(room: Path, tmp_path: Path, entries) -> None:
+    import subprocess
+    import sys
+
+    counted = [e for e in entries if not e.starred and e.kind in ("checklist", "source", "room")]
+    for flag, listed in (([], False), (["--full-timeline"], True)):
+        out = tmp_path / ("full" if flag else "default")
+        done = subprocess.run([sys.executable, "-m", "warroom", "export", "--db", str(room), "--format", "md",
+                               "--from", "2000-01-01T00:00:00+00:00", "--out", str(out), *flag],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        timeline = next(out.glob("*.md")).read_text().split("## Timeline")[1].split("\n## ")[0]
+        assert all((md(e.text) in timeline) == listed for e in counted)

@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="start of the range, ISO 8601 with offset (default: the launch)")
     export.add_argument("--to", dest="end", metavar="TIME", help="end of the range (default: the last entry)")
     export.add_argument("--starred", action="store_true", help="only starred entries in the timeline")
+    export.add_argument("--full-timeline", action="store_true",
+                        help="list every log entry in the Markdown and HTML timeline (default: the notable "
+                             "ones, the rest counted per hour; JSON always has every entry)")
 
     check = commands.add_parser("check", help="validate a config and show what it connects to")
     check.add_argument("--config", default=argparse.SUPPRESS,
@@ -320,7 +323,7 @@ def export(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return EXIT_USAGE
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    return _export(config, args.db, args.out, formats, start, end, args.starred)
+    return _export(config, args.db, args.out, formats, start, end, args.starred, args.full_timeline)
 
 
 def recorder_running(watch: LeaseWatch) -> bool:
@@ -345,7 +348,8 @@ def _time_arg(text: str | None, option: str) -> float | None:
 
 
 def _export(config: Config | None, db: str | None, out: str, formats: Sequence[str] = ("md", "html", "json"),
-            start: float | None = None, end: float | None = None, starred: bool = False) -> int:
+            start: float | None = None, end: float | None = None, starred: bool = False,
+            full_timeline: bool = False) -> int:
     from warroom.door import Door
     from warroom.export import export_store, options_from_config
 
@@ -365,6 +369,7 @@ def _export(config: Config | None, db: str | None, out: str, formats: Sequence[s
         door.open()
         flush(door, recorder_running(watch))  # the recorder's last second first
         paths = door.read(lambda store: export_store(store, out, formats, start, end, starred,
+                                                     full_timeline=full_timeline,
                                                      **options_from_config(config))).result()
     except (StoreError, ValueError, FileNotFoundError, OSError) as error:
         print(f"export failed: {error}", file=sys.stderr)
