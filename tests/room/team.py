@@ -106,6 +106,7 @@ class Screen:
                  extra: tuple[str, ...] = ()) -> None:
         self.app = PtyApp(["--config", str(config), "--operator", operator, *extra],
                           {"HOME": str(home), "XDG_STATE_HOME": str(home)}, columns=columns, rows=rows)
+        self.operator = operator
         self.mark = 0
 
     def press(self, *keys: str) -> None:
@@ -154,3 +155,63 @@ def append(log: Path, records: list[dict]) -> None:
     with open(log, "a", encoding="utf-8") as f:
         for record in records:
             f.write(json.dumps(record) + "\n")
+
+
+# --------------------------------------------------------------------------- one operator's work, seen by another
+
+
+def acted(actor: Screen, saved: str, others: list[Screen], shown: str, timeout: float = 10.0) -> float:
+    """Seconds from `saved` on the actor's screen to `shown` on the other screens."""
+    assert actor.shows(saved, timeout) is not None, f"{saved!r} never shown: {bytes(actor.app.output[-1500:])!r}"
+    started = time.monotonic()
+    for other in others:
+        left = timeout - (time.monotonic() - started)
+        assert other.shows(shown, max(0.1, left)) is not None, f"{shown!r} never reached the other screen"
+    return time.monotonic() - started
+
+
+def _fill_silence_form(actor: Screen) -> None:
+    actor.open_form("s", "Silence")
+    actor.type("30m")
+    actor.press("enter")
+    actor.app.read_for(0.3)
+    actor.type("maintenance window")
+    actor.app.read_for(0.3)
+    actor.press("enter")
+
+
+def _fill(actor: Screen, key: str, form: str, text: str) -> None:
+    actor.open_form(key, form)
+    actor.type(text)
+    actor.press("enter")
+
+
+# name -> (tab, what the actor does, what the actor's screen says, what the other screen shows)
+STEPS = {
+    "checklist": ("3", lambda a: a.press("down", "space"), "Saved: done", "done {me}"),
+    "log entry": ("5", lambda a: _fill(a, "a", "Log entry", "gateway switched over"), "Saved: note logged",
+                  "gateway switched over"),
+    "new ticket": ("4", lambda a: _fill(a, "n", "New ticket", "reward missing for c42"), "Saved: ticket opened",
+                   "reward missing for c42"),
+    "ticket assigned": (None, lambda a: a.press("m"), "assigned to {me}", "{me}"),
+    "ack with a note": ("2", lambda a: _fill(a, "a", "Acknowledge", "looking at the gateway"),
+                        "Acknowledged errors_seen", "looking at the gateway"),
+    "silence": (None, _fill_silence_form, "Silenced name=errors_seen", "silenced"),
+}
+
+
+def work_the_room(actor: Screen, other: Screen, steps: tuple[str, ...]) -> dict[str, float]:
+    """The actor does each step on its screen; seconds until the other screen shows it."""
+    delays = {}
+    for name in steps:
+        tab, act, saved, shown = STEPS[name]
+        if tab is not None:
+            for screen in (actor, other):
+                screen.press(tab)
+            for screen in (actor, other):
+                screen.app.read_for(0.3)
+        for screen in (actor, other):
+            screen.set_mark()
+        act(actor)
+        delays[name] = acted(actor, saved.format(me=actor.operator), [other], shown.format(me=actor.operator))
+    return delays

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.room.conftest import Backend
-from tests.room.team import Screen, append, start_recorder, stop, write_config
-from tests.room.test_team import acted, both_on
+from tests.room.team import Screen, append, stop, work_the_room, write_config
 from warroom import snapshot
 from warroom.lease import PostgresWatch
 from warroom.store.postgres import schema_name
@@ -104,26 +103,7 @@ def test_actions_cross_hosts_within_a_second(hosts, tmp_path: Path) -> None:
     try:
         for screen in (anouk, benno):
             assert screen.shows("events seen", 30), bytes(screen.app.output[-1500:])
-        delays: dict[str, float] = {}
-        both_on("3", anouk, benno)
-        for screen in (anouk, benno):
-            screen.set_mark()
-        anouk.press("down", "space")
-        delays["checklist"] = acted(anouk, "Saved: done", [benno], "done anouk")
-        both_on("5", anouk, benno)
-        for screen in (anouk, benno):
-            screen.set_mark()
-        anouk.open_form("a", "Log entry")
-        anouk.type("gateway switched over")
-        anouk.press("enter")
-        delays["log entry"] = acted(anouk, "Saved: note logged", [benno], "gateway switched over")
-        both_on("2", anouk, benno)
-        for screen in (anouk, benno):
-            screen.set_mark()
-        anouk.open_form("a", "Acknowledge")
-        anouk.type("looking at it")
-        anouk.press("enter")
-        delays["ack"] = acted(anouk, "Acknowledged errors_seen", [benno], "looking at it")
+        delays = work_the_room(anouk, benno, ("checklist", "log entry", "ack with a note"))
         print("\nPostgreSQL room, saved on one screen -> shown on the other:",
               ", ".join(f"{what} {seconds * 1000:.0f} ms" for what, seconds in delays.items()))
         assert max(delays.values()) <= 1.0, delays

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.room.team import Screen, append, start_recorder, stop, stop_room, wait_for_holder, write_config
+from tests.room.team import Screen, append, start_recorder, stop, stop_room, wait_for_holder, work_the_room, write_config
 from warroom.store import RoomStore
 
 WITHIN = 1.0  # seconds: what the README promises for every action on every screen
@@ -32,76 +32,14 @@ def room(tmp_path: Path):
     stop_room(config)
 
 
-def both_on(tab: str, *screens: Screen) -> None:
-    for screen in screens:
-        screen.press(tab)
-    for screen in screens:
-        screen.app.read_for(0.3)
-
-
-def acted(actor: Screen, saved: str, others: list[Screen], shown: str, timeout: float = 10.0) -> float:
-    """Seconds from `saved` on the actor's screen to `shown` on the other screen."""
-    seen_saved = actor.shows(saved, timeout)
-    assert seen_saved is not None, f"{saved!r} never shown: {bytes(actor.app.output[-1500:])!r}"
-    started = time.monotonic()
-    for other in others:
-        left = timeout - (time.monotonic() - started)
-        assert other.shows(shown, max(0.1, left)) is not None, f"{shown!r} never reached the other screen"
-    return time.monotonic() - started
-
-
 def test_what_one_operator_does_reaches_the_other_screen_within_a_second(room: Path, tmp_path: Path) -> None:
     anouk = Screen(room, "anouk", tmp_path / "anouk")
     benno = Screen(room, "benno", tmp_path / "benno")
     try:
         for screen in (anouk, benno):
             assert screen.shows("events seen", 20), bytes(screen.app.output[-1500:])
-        delays: dict[str, float] = {}
-
-        both_on("3", anouk, benno)
-        for screen in (anouk, benno):
-            screen.set_mark()
-        anouk.press("down", "space")  # row 0 is the phase heading
-        delays["checklist"] = acted(anouk, "Saved: done", [benno], "done anouk")
-
-        both_on("5", anouk, benno)
-        for screen in (anouk, benno):
-            screen.set_mark()
-        anouk.open_form("a", "Log entry")
-        anouk.type("gateway switched over")
-        anouk.press("enter")
-        delays["log entry"] = acted(anouk, "Saved: note logged", [benno], "gateway switched over")
-
-        both_on("4", anouk, benno)
-        for screen in (anouk, benno):
-            screen.set_mark()
-        anouk.open_form("n", "New ticket")
-        anouk.type("reward missing for c42")
-        anouk.press("enter")
-        delays["new ticket"] = acted(anouk, "Saved: ticket opened", [benno], "reward missing for c42")
-        for screen in (anouk, benno):
-            screen.set_mark()
-        anouk.press("m")
-        delays["ticket assigned"] = acted(anouk, "assigned to anouk", [benno], "anouk")
-
-        both_on("2", anouk, benno)
-        for screen in (anouk, benno):
-            screen.set_mark()
-        anouk.open_form("a", "Acknowledge")
-        anouk.type("looking at the gateway")
-        anouk.press("enter")
-        delays["ack with a note"] = acted(anouk, "Acknowledged errors_seen", [benno], "looking at the gateway")
-        for screen in (anouk, benno):
-            screen.set_mark()
-        anouk.open_form("s", "Silence")
-        anouk.type("30m")
-        anouk.press("enter")
-        anouk.app.read_for(0.3)
-        anouk.type("maintenance window")
-        anouk.app.read_for(0.3)
-        anouk.press("enter")
-        delays["silence"] = acted(anouk, "Silenced name=errors_seen", [benno], "silenced")
-
+        delays = work_the_room(anouk, benno, ("checklist", "log entry", "new ticket", "ticket assigned",
+                                              "ack with a note", "silence"))
         print("\nsaved on one screen -> shown on the other:",
               ", ".join(f"{what} {seconds * 1000:.0f} ms" for what, seconds in delays.items()))
         assert max(delays.values()) <= WITHIN, delays
