@@ -66,7 +66,9 @@ def test_keymap_ids_and_keys_are_checked():
     found = problems('[keymap]\n"alerts.akc" = "k"\nreload = "ctrl r"\n')
     assert found[0].startswith("launch.toml:2 keymap.alerts.akc")
     assert "unknown key binding 'alerts.akc'" in found[0]
-    assert found[1] == 'launch.toml:3 keymap.reload: expected key names such as "k", "ctrl+r" or "f5, r", got \'ctrl r\''
+    assert (
+        found[1] == 'launch.toml:3 keymap.reload: expected key names such as "k", "ctrl+r" or "f5, r", got \'ctrl r\''
+    )
 
 
 def test_ticket_categories_and_currency():
