@@ -78,7 +78,8 @@ def test_one_unit_per_metric():
     assert fmt.with_unit(12_345, "currency", "EUR") == "12.3k EUR"
     assert fmt.with_unit(12_345, "currency") == "12.3k"
     assert fmt.with_unit(0.5, "/s") == "0.5/s"
-    assert fmt.with_unit(0.5, "/min") == "30/min"
+    assert fmt.with_unit(0.5, "/min") == "0.5/min"  # a per_min() value is per minute already
+    assert fmt.with_unit(2.093, "%") == "209%"
     assert fmt.with_unit(float("nan"), "ms") == "-"
     assert fmt.with_unit(None, "%") == "-"
 
@@ -130,3 +131,31 @@ def test_sparkline_scales_to_a_given_top():
 def test_shift_of_the_launch_clock():
     assert fmt.shift(174) == "+2m54s"
     assert fmt.shift(-30) == "-30s"
+
+
+def test_fit_counts_cells_not_characters():
+    from warroom.textsafe import cell_width, fit
+
+    assert fit("参与人数", 10) == "参与人数  "  # four wide characters are eight cells
+    assert cell_width(fit("参与人数", 10)) == 10
+    assert fit("参与人数", 5) == "参与…"  # a wide character is never cut in half
+    assert fit("12", 5, ">") == "   12"
+    assert fit("anything", 0) == ""
+
+
+def test_chart_scale_is_round_and_short():
+    assert [fmt.nice_ceiling(v) for v in (3.8, 23_817, 0.0034, 1, 0)] == [4, 25_000, 0.004, 1, 0]
+    assert [fmt.axis(v) for v in (4, 25_000, 1_500_000, 0.004, 2_500, 100_000)] == [
+        "4",
+        "25k",
+        "1.5M",
+        "0.004",
+        "2,500",
+        "100k",
+    ]
+    assert all(len(fmt.axis(fmt.nice_ceiling(10**e * m))) <= 5 for e in range(-2, 10) for m in (1.1, 2.2, 4.4, 7.7))
+
+
+def test_money_rates():
+    assert fmt.rate(3.1, "/s", "€") == "€3.1/s"
+    assert fmt.rate(3.1, "/min", "EUR") == "186 EUR/min"

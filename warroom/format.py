@@ -6,7 +6,8 @@ decisions live here:
 
 - `with_unit(value, unit, currency)`: "%" for ratios and relative changes (12.3%, +1,140%),
   "ms" and "s" for durations (152 ms, 4.2 s, 2m15s), "currency" with the launch's currency
-  (€1.2k, 1.2k EUR), "/s" and "/min" for rates; a bare count otherwise (12, 1.2k, 3.4M).
+  (€1.2k, 1.2k EUR), "/s" and "/min" for a value that is a rate in that unit; a bare count
+  otherwise (12, 1.2k, 3.4M).
 - a value between 0 and 1 (in its unit) keeps two significant digits rather than a fixed
   number of decimals: a 0.034 error ratio or a 0.4 ms latency must not read as "0.0".
 - a column of rates uses one rate unit (`rate_unit` picks it for the whole column), so
@@ -58,7 +59,7 @@ def percent(value: float | None, decimals: int = 1) -> str:
         return NO_DATA
     if _small(value * 100):
         return f"{value * 100:.2g}%"
-    if abs(value) >= 10:  # 1,140%: the decimals of a ten-fold change say nothing
+    if abs(value) >= 1:  # 209%, 1,140%: past a doubling the decimals say nothing
         return f"{value * 100:,.0f}%"
     return f"{value * 100:.{decimals}f}%"
 
@@ -84,12 +85,13 @@ def money(value: float | None, currency: str = "") -> str:
     return f"{text} {currency}"
 
 
-def rate(per_second: float | None, unit: str = "/s") -> str:
-    """A per-second rate in `unit` ("/s" or "/min"): 12.3/s, 0.5/min."""
+def rate(per_second: float | None, unit: str = "/s", currency: str | None = None) -> str:
+    """A per-second rate in `unit` ("/s" or "/min"): 12.3/s, 0.5/min; of money when a
+    `currency` is given ("" for none): €3.1/s."""
     if per_second is None or not math.isfinite(per_second):
         return NO_DATA
     value = per_second * 60 if unit == "/min" else per_second
-    return f"{compact(value)}{unit}"
+    return f"{compact(value) if currency is None else money(value, currency)}{unit}"
 
 
 def rate_unit(per_seconds: Iterable[float | None]) -> str:
@@ -119,8 +121,8 @@ def with_unit(value: float | None, unit: str, currency: str = "") -> str:
         return seconds(value)
     if unit == "currency":
         return money(value, currency)
-    if unit in RATE_UNITS:
-        return rate(value, unit)
+    if unit in RATE_UNITS:  # already in that unit (the value of a per_min() rule is per minute)
+        return f"{compact(value)}{unit}"
     return compact(value)
 
 
@@ -163,6 +165,26 @@ def _number_unit(node: Node, unit_of: Callable[[str], str]) -> str:
             return unit_of(node.metric)
         return {"rate": "/s", "per_min": "/min", "change": "%", "age": "s", "absent": "s"}.get(node.func, "")
     return ""
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is at least
+    `value`: a chart's scale reads 25k, not 23,817."""
+    if value <= 0 or not math.isfinite(value):
+        return 0.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if step * power >= value * (1 - 1e-9):
+            return step * power
+    return 10 * power
+
+
+def axis(value: float) -> str:
+    """A scale label, at most five cells for any `nice_ceiling` value: 25k, 1.5M, 0.004."""
+    text = compact(value)
+    for suffix in ("k", "M", "G"):
+        text = text.replace(f".0{suffix}", suffix)
+    return text
 
 
 def bar(fraction: float | None, width: int) -> str:
