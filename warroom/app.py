@@ -46,7 +46,7 @@ from textual.containers import Container, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
 from warroom import views
@@ -445,6 +445,10 @@ class WarroomApp(App):
         focusable = [w for w in pane.query("*") if w.focusable]
         if focusable:
             focusable[0].focus()  # so the tab's own keys work and show in the footer
+        else:
+            # Nothing to focus here (Live): the tab bar takes it. Left where it was, focus would
+            # stay in the tab just left, and TabbedContent shows the tab that holds the focus.
+            self.query_one(TabbedContent).query_one(Tabs).focus()
 
     # ------------------------------------------------------------------ the launch clock
 

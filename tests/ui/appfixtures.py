@@ -129,8 +129,15 @@ class UiApp(WarroomApp):
 class UiRoom:
     """One room database with its recorder; `app()` attaches a dashboard to it."""
 
-    def __init__(self, directory: Path, clock: FixedClock | None = None, *, launched: bool = True,
-                 feed: bool = True, extra: str = "") -> None:
+    def __init__(
+        self,
+        directory: Path,
+        clock: FixedClock | None = None,
+        *,
+        launched: bool = True,
+        feed: bool = True,
+        extra: str = "",
+    ) -> None:
         self.directory = directory
         self.clock = clock or FixedClock()
         text = CONFIG if launched else CONFIG.replace("at = 2026-11-25T10:00:00+00:00\n", "")
@@ -187,8 +194,7 @@ def sample_records(now: float) -> list[dict[str, Any]]:
     return records
 
 
-def make_app(db_dir: Path, clock: FixedClock | None = None, feed: bool = True,
-             launched: bool = True) -> UiApp:
+def make_app(db_dir: Path, clock: FixedClock | None = None, feed: bool = True, launched: bool = True) -> UiApp:
     return UiRoom(db_dir, clock, launched=launched, feed=feed).app()
 
 
@@ -199,8 +205,12 @@ async def settle(pilot: Any, timeout: float = 10.0) -> None:
     quiet = 0
     while time.monotonic() < deadline:
         await pilot.pause(0.02)
-        busy = (app.snapshot is None or app.session.door.status().waiting or app._loading
-                or set(app._visible_panels()) & app._stale)
+        busy = (
+            app.snapshot is None
+            or app.session.door.status().waiting
+            or app._loading
+            or set(app._visible_panels()) & app._stale
+        )
         quiet = 0 if busy else quiet + 1
         if quiet >= 3:
             break
