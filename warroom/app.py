@@ -112,7 +112,8 @@ class WarroomApp(App):
         Binding("question_mark", "help", "Help", id="help"),
         Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True, id="palette"),
         Binding("slash", "search", "Search", id="search"),
-        Binding("ctrl+r", "reload_config", "Reload config", show=False, id="reload"),
+        # Priority: it works with a form open (the form and what was typed are kept).
+        Binding("ctrl+r", "reload_config", "Reload config", show=False, priority=True, id="reload"),
         Binding("1", "show_tab('live')", "Live", id="tab.live"),
         Binding("2", "show_tab('alerts')", "Alerts", id="tab.alerts"),
         Binding("3", "show_tab('checklist')", "Checklist", id="tab.checklist"),

@@ -433,7 +433,7 @@ BINDING_IDS = (
     "alerts.ack", "alerts.silence", "alerts.unsilence", "alerts.history",
     "checklist.done", "checklist.undo",
     "support.new", "support.assign", "support.respond", "support.priority", "support.priority_down",
-    "support.solve", "support.subject",
+    "support.solve",
     "log.add", "log.star", "log.filter", "log.starred", "log.fold",
     "table.top", "table.bottom", "form.cancel", "form.save",
 )

@@ -137,8 +137,15 @@ async def test_number_keys_switch_tabs_from_any_tab(tmp_path):
     app = UiRoom(tmp_path).app()
     async with app.run_test(size=(80, 24)) as pilot:
         tabs = app.query_one(TabbedContent)
-        for key, tab in (("2", "alerts"), ("1", "live"), ("4", "support"), ("2", "alerts"), ("5", "log"),
-                         ("3", "checklist"), ("1", "live")):
+        for key, tab in (
+            ("2", "alerts"),
+            ("1", "live"),
+            ("4", "support"),
+            ("2", "alerts"),
+            ("5", "log"),
+            ("3", "checklist"),
+            ("1", "live"),
+        ):
             await pilot.press(key)
             await pilot.pause()
             assert tabs.active == tab, (key, tab)
