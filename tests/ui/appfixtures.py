@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,10 +138,13 @@ class UiRoom:
         launched: bool = True,
         feed: bool = True,
         extra: str = "",
+        edit: Callable[[str], str] | None = None,
     ) -> None:
+        """`extra` is appended to the test config; `edit` rewrites it first (a label, a panel)."""
         self.directory = directory
         self.clock = clock or FixedClock()
         text = CONFIG if launched else CONFIG.replace("at = 2026-11-25T10:00:00+00:00\n", "")
+        text = edit(text) if edit is not None else text
         path = directory / "room.toml"
         path.write_text(text + extra, encoding="utf-8")
         self.config = load_config(path)
