@@ -98,6 +98,11 @@ PANEL_TOPICS = {
     "recent-log": "log",
     "alerts-panel": "alerts",
 }
+READ_PACE = 3.0
+"""A panel's next read of the room waits at least this many times as long as its last read
+took. Reading 50,000 tickets keeps the door's thread busy for a while, and Python runs one
+thread at a time: re-reading them back to back as the queue changes would leave the screen
+little time to draw (benchmarks/screen.py, the size sweep)."""
 ALWAYS_READ = ("checklist-panel",)
 """Read even while hidden: the checklist is short, and its tab's badge counts overdue items."""
 TABS = (("live", "Live"), ("alerts", "Alerts"), ("checklist", "Checklist"), ("support", "Support"), ("log", "Log"))
@@ -140,6 +145,9 @@ class WarroomApp(App):
         self._loading: set[str] = set()  # panels with a read in flight
         self._load_again: set[str] = set()  # panels whose rows changed during that read
         self._stale: set[str] = set(PANEL_TOPICS)  # panels whose rows changed while hidden
+        self._read_started: dict[str, float] = {}
+        self._read_not_before: dict[str, float] = {}  # monotonic time, per panel (READ_PACE)
+        self._read_timer: Timer | None = None
         self._badges: dict[str, str] = {}
         self._ticker: Timer | None = None
         self.status_line = StatusLine(id="status")
@@ -222,6 +230,9 @@ class WarroomApp(App):
     def on_rows_loaded(self, message: RowsLoaded) -> None:
         panel_id = message.panel_id
         self._loading.discard(panel_id)
+        finished = time.monotonic()
+        took = finished - self._read_started.get(panel_id, finished)
+        self._read_not_before[panel_id] = finished + READ_PACE * took
         panel = self._panel(panel_id)
         if panel is not None:
             if message.error is not None:
@@ -279,11 +290,17 @@ class WarroomApp(App):
             if panel_id in self._loading:
                 self._load_again.add(panel_id)
                 continue
+            wait = self._read_not_before.get(panel_id, 0.0) - time.monotonic()
+            if wait > 0:  # paced (READ_PACE): read again once the wait is over
+                if self._read_timer is None:
+                    self._read_timer = self.set_timer(wait, self._paced_reads)
+                continue
             panel = self._panel(panel_id)
             self._stale.discard(panel_id)
             if panel is None or (isinstance(panel, AlertsPanel) and not panel.show_history):
                 continue  # the alerts' rows come with the snapshot; history is read when shown
             self._loading.add(panel_id)
+            self._read_started[panel_id] = time.monotonic()
             query = (
                 views.LogQuery(limit=RECENT_LOG_LINES, count=False) if panel_id == "recent-log" else panel.room_query
             )
@@ -294,6 +311,10 @@ class WarroomApp(App):
                 lambda error, p=panel_id: self.post_message(RowsLoaded(p, error=error)),
                 prepare,
             )
+
+    def _paced_reads(self) -> None:
+        self._read_timer = None
+        self._load_visible()
 
     def _read(self, query: views.Query, deliver: Any, fail: Any, prepare: Any = None) -> None:
         """Run `query` on the door's reader; `deliver(rows)` (after `prepare`, both on the
@@ -395,7 +416,8 @@ class WarroomApp(App):
         strip.lines = max(3, (height - 12) // 2) if wide else max(1, (height - 12) // 3)
         if not wide:
             active = snapshot is not None and any(a.state in (FIRING, PENDING) for a in snapshot.alerts)
-            strip.display = active
+            if strip.display != active:
+                strip.display = active
         strip.refresh_from(snapshot, now)
 
     def _room_state(self, now: float) -> RoomState:

@@ -18,9 +18,10 @@ table is let go. An ack form follows its alert: if the alert resolves while the 
 being typed, the form says so and keeps the note, which Save then writes to the log
 instead; a refused ack keeps its note for the next try.
 
-Per refresh, only the rows in view are rebuilt (and rows whose alert changed): an ack or a
-value change is shown at once, the "for" column of rows out of view catches up when they
-scroll in. A thousand rules cost what a screenful costs.
+Per refresh, only the rows in view are rebuilt, and of those only the cells that changed
+are written; a row out of view catches up at the first refresh after it scrolls in. The
+whole table is rebuilt only when the set of alerts or their order changes. A thousand
+rules cost what a screenful costs.
 
 Summaries carry metric values, runbooks come from config and notes are typed by
 operators: all of it is data. Cells and detail are built from plain strings through
@@ -104,11 +105,6 @@ def row_cells(view: AlertView, now: float, palette: dict[str, str]) -> tuple[Cel
     )
 
 
-def _changes(view: AlertView) -> tuple[object, ...]:
-    """What a row shows of an alert, but for its age (which moves every second)."""
-    return (view.state, view.value_text, view.summary, view.ack, view.silence, view.no_data, view.since_at)
-
-
 class AlertsPanel(Widget):
     """The room's alerts; `refresh_from(snapshot, now)` when a snapshot arrives or the clock
     moves, while visible."""
@@ -163,8 +159,6 @@ class AlertsPanel(Widget):
         self._now = 0.0
         self._history: list[AlertEvent] = []
         self._views: dict[str, AlertView] = {}
-        self._drawn: dict[str, tuple[object, ...]] = {}
-        """Per row, what it showed at its last rebuild (see `_changes`)."""
         self._drafts: dict[str, str] = {}
         """Ack notes typed but not saved, per alert, for the next try."""
         self._form: AckForm | None = None
@@ -261,11 +255,13 @@ class AlertsPanel(Widget):
         for view in views:
             key = "silenced" if view.silence else "acked" if view.ack else STATE_LABEL.get(view.state, view.state)
             counts[key] = counts.get(key, 0) + 1
-        panel.border_title = "Alerts" + "".join(
+        title = "Alerts" + "".join(
             f" · {counts[key]} {key}"
             for key in ("firing", "pending", "no data", "acked", "silenced", "resolved")
             if counts.get(key)
         )
+        if panel.border_title != title:  # setting it redraws the panel, even to the same text
+            panel.border_title = title
         # Firing first (unhandled, then acked, then silenced: the engine's order), then pending.
         listed = [v for v in views if v.state == FIRING] + [v for v in views if v.state == PENDING]
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -304,19 +300,9 @@ class AlertsPanel(Widget):
             known = set(table.keys)
             order = table.keys + [name for name in order if name not in known]
         if order != table.keys:
-            rows = [(name, self._cells(name, now, palette)) for name in order]
-            table.sync(rows)
-            self._drawn = {name: self._key(name) for name in order}
-            return
-        in_view = set(table.in_view())
-        due = [name for name in order if name in in_view or self._drawn.get(name) != self._key(name)]
-        table.update_rows([(name, self._cells(name, now, palette)) for name in due])
-        for name in due:
-            self._drawn[name] = self._key(name)
-
-    def _key(self, name: str) -> tuple[object, ...]:
-        view = self._views.get(name)
-        return _changes(view) if view is not None else ("ended",)
+            table.sync([(name, self._cells(name, now, palette)) for name in order])
+        else:  # the rows out of view catch up when they scroll in (at the next refresh)
+            table.update_rows([(name, self._cells(name, now, palette)) for name in table.in_view()])
 
     def _cells(self, name: str, now: float, palette: dict[str, str]) -> tuple[Cell, ...]:
         view = self._views.get(name)

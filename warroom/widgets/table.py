@@ -30,6 +30,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static, Tabs
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from warroom.commands import Command
 from warroom.textsafe import cell_width
@@ -133,6 +134,7 @@ class KeyedTable(DataTable):
         self._placed: dict[str, list[Text]] = {}
         """The Text objects the DataTable holds (shown columns only), per row key."""
         self._order: list[str] = []
+        self._stale_cells: set[tuple[RowKey, ColumnKey]] = set()
 
     def on_mount(self) -> None:
         self._fit(self.size.width or 80)
@@ -283,6 +285,7 @@ class KeyedTable(DataTable):
                 rank = {id(self._placed[key][0]): index for index, key in enumerate(wanted)}
                 self.sort(self.shown_specs[0].key, key=lambda first: rank[id(first)])
             self._order = wanted
+            self._forget_stale()
             if at_top and wanted:
                 self.move_cursor(row=0, animate=False)
             elif selected is not None and selected in wanted_set:
@@ -299,6 +302,7 @@ class KeyedTable(DataTable):
             for key, cells in rows:
                 if key in self._full:
                     self._write(key, tuple(cells))
+            self._forget_stale()
 
     def _write(self, key: str, cells: tuple[Cell, ...]) -> None:
         old = self._full[key]
@@ -310,6 +314,40 @@ class KeyedTable(DataTable):
                 placed[position] = self._cut(index, now)
                 self.update_cell(key, self.specs[index].key, placed[position])
         self._full[key] = cells
+
+    def update_cell(self, row_key: Any, column_key: Any, value: Any, *, update_width: bool = False) -> None:
+        """DataTable's update_cell, without making every cell of the table render again.
+
+        DataTable keys its render caches on one counter that any change bumps, so a new
+        age in one row re-renders every visible cell, which is most of what a refresh costs.
+        The columns here have fixed widths and every row is one line high, so a changed cell
+        only needs its own render and its row's forgotten (`_forget_stale`, once per batch).
+        tests/ui/test_bounded.py checks the screen shows the new text."""
+        if update_width or not isinstance(row_key, str) or not isinstance(column_key, str):
+            super().update_cell(row_key, column_key, value, update_width=update_width)
+            return
+        row, column = RowKey(row_key), ColumnKey(column_key)
+        if row not in self._row_locations or column not in self._column_locations:
+            raise CellDoesNotExist(f"No cell exists for row_key={row_key!r}, column_key={column_key!r}.")
+        self._data[row][column] = value
+        self._stale_cells.add((row, column))
+
+    def _forget_stale(self) -> None:
+        """Drop the cached renders of the cells that changed and of their rows (see
+        `update_cell`), then redraw."""
+        if not self._stale_cells:
+            return
+        rows = {row for row, _ in self._stale_cells}
+        cells, rendered = self._cell_render_cache, self._row_render_cache
+        for cached in [k for k in tuple(cells.keys()) if (k[0], k[1]) in self._stale_cells]:
+            cells.discard(cached)
+        for cached in [k for k in tuple(rendered.keys()) if k[0] in rows]:
+            rendered.discard(cached)
+        for row in rows:
+            self._row_renderable_cache.discard((self._update_count, self._row_locations.get(row)))
+        self._stale_cells.clear()
+        self._line_cache.clear()  # lines are rebuilt from the row renders, most of them cached
+        self.refresh()
 
 
 class Summary(Static):
