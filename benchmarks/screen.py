@@ -19,7 +19,14 @@ the room's recorder as a process of its own, as it does for an operator; its CPU
   or a later one. Reported: p50 and p99 over every record written in the window (and, for
   comparison, over the records whose own number was shown);
 - start-up: spawn to the first bytes containing "WARROOM", with an empty room store and
-  with one holding 100,000 incident log entries; best of three.
+  with one holding 100,000 incident log entries; best of three;
+- sweep: the cost of size on the tab that shows it: the Alerts tab with 10, 200 and 1,000
+  rules all firing (a gauge they read changes ten times a second, so every alert's value
+  changes), the Support tab with 100, 10,000 and 50,000 open tickets. The dashboard runs on
+  a simulated clock ten times real time, so its header clock changes at every refresh: a
+  healthy screen writes a frame every refresh period, and the longest gap between two
+  frames is how long the screen stood still. Reported per size: the dashboard's CPU per
+  refresh (ms) and % of a core, the longest gap, bytes/s, and the recorder's CPU apart.
 """
 
 from __future__ import annotations
@@ -134,8 +141,9 @@ def stop_recorder(db: Path) -> None:
         time.sleep(0.05)
 
 
-def _side_by_side(argv: list[str], floor_hz: float, cols: int, rows: int, seconds: float,
-                  warmup: float, cwd: str, db: Path) -> dict:
+def _side_by_side(
+    argv: list[str], floor_hz: float, cols: int, rows: int, seconds: float, warmup: float, cwd: str, db: Path
+) -> dict:
     """warroom and the Textual floor app on two ptys of the same size, measured over the
     same window: CPU % of one core and bytes/s of each, and the CPU of the room's recorder."""
     env = {"XDG_STATE_HOME": cwd}
@@ -181,16 +189,25 @@ def idle(seconds: float, warmup: float = 4.0) -> dict:
         log_path = directory / "feed.jsonl"
         log_path.touch()
         config = write_config(directory, log_path)  # the default settings
-        return _side_by_side(warroom_argv("--config", str(config)), 0, 120, 40, seconds, warmup, tmp,
-                             directory / "room.db")
+        return _side_by_side(
+            warroom_argv("--config", str(config)), 0, 120, 40, seconds, warmup, tmp, directory / "room.db"
+        )
 
 
 def demo(cols: int, rows: int, seconds: float, warmup: float = 4.0, speed: float = 30) -> dict:
     """`warroom demo`, next to a Textual app rewriting one line at the dashboard's rate."""
     with tempfile.TemporaryDirectory(prefix="warroom-bench-demo-") as tmp:
         work = Path(tmp) / "demo"
-        return _side_by_side(warroom_argv("demo", "--speed", f"{speed:g}", "--dir", str(work)), DEFAULT_HZ, cols,
-                             rows, seconds, warmup, tmp, work / "demo.db")
+        return _side_by_side(
+            warroom_argv("demo", "--speed", f"{speed:g}", "--dir", str(work)),
+            DEFAULT_HZ,
+            cols,
+            rows,
+            seconds,
+            warmup,
+            tmp,
+            work / "demo.db",
+        )
 
 
 # --------------------------------------------------------------------------- lag
@@ -244,15 +261,15 @@ class _Screen:
         self.tail = text[-40:]
 
 
-def lag(rate: int, seconds: float, warmup: float = 2.0, refresh_hz: float = DEFAULT_HZ,
-        cols: int = 120, rows: int = 40) -> dict:
+def lag(
+    rate: int, seconds: float, warmup: float = 2.0, refresh_hz: float = DEFAULT_HZ, cols: int = 120, rows: int = 40
+) -> dict:
     with tempfile.TemporaryDirectory(prefix="warroom-bench-lag-") as tmp:
         directory = Path(tmp)
         log_path = directory / "feed.jsonl"
         log_path.touch()
         config = write_config(directory, log_path, refresh_hz=refresh_hz)
-        term = Terminal.spawn(warroom_argv("--config", str(config)), cols, rows, cwd=tmp,
-                              env={"XDG_STATE_HOME": tmp})
+        term = Terminal.spawn(warroom_argv("--config", str(config)), cols, rows, cwd=tmp, env={"XDG_STATE_HOME": tmp})
         screen = _Screen()
         writer = _Writer(log_path, rate)
         try:
@@ -325,8 +342,13 @@ def fill_store(db: Path, entries: int, batch: int = 5000) -> None:
         kinds = ("note", "alert", "source", "ticket")
         for offset in range(0, entries, batch):
             store.add_logs(
-                {"kind": "note", "severity": "info", "author": "bench", "ts": start + i,
-                 "text": f"entry {i}: something happened on the {kinds[i % 4]} side"}
+                {
+                    "kind": "note",
+                    "severity": "info",
+                    "author": "bench",
+                    "ts": start + i,
+                    "text": f"entry {i}: something happened on the {kinds[i % 4]} side",
+                }
                 for i in range(offset, min(entries, offset + batch))
             )
     finally:
@@ -344,8 +366,7 @@ def startup(log_entries: int, runs: int = 3) -> dict:
         config = write_config(directory, log_path, db=db)
         times = []
         for _ in range(runs):
-            term = Terminal.spawn(warroom_argv("--config", str(config)), 120, 40, cwd=tmp,
-                                  env={"XDG_STATE_HOME": tmp})
+            term = Terminal.spawn(warroom_argv("--config", str(config)), 120, 40, cwd=tmp, env={"XDG_STATE_HOME": tmp})
             try:
                 seen = term.wait_for("WARROOM", 30)
             finally:
@@ -373,10 +394,156 @@ def floor_startup(runs: int = 3) -> float:
     return best
 
 
+# --------------------------------------------------------------------------- the size sweep
+
+SWEEP_RULES = (10, 200, 1000)
+SWEEP_TICKETS = (100, 10_000, 50_000)
+SWEEP_SPEED = 10.0
+"""The sweep's simulated clock: ten simulated seconds a real second, so the header's clock
+(to the second) changes at every refresh."""
+
+
+def sweep_config(directory: Path, log_path: Path, rules: int) -> Path:
+    """A gauge fed by a file, and `rules` alert rules over it that always hold."""
+    alerts = "".join(
+        f'\n[[alerts]]\nname = "rule_{n:04d}"\nexpr = "value(level) > -1"\nseverity = "warning"\n'
+        f'summary = "level at {{value}}"\n'
+        for n in range(rules)
+    )
+    text = f"""
+[launch]
+name = "Sweep"
+
+[room]
+db = "{directory / "room.db"}"
+
+[[sources]]
+name = "feed"
+kind = "file"
+path = "{log_path}"
+format = "jsonl"
+stale_after = "1h"
+
+[[metrics]]
+name = "level"
+source = "feed"
+kind = "last"
+field = "v"
+{alerts}"""
+    path = directory / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def fill_tickets(db: Path, count: int, now: float, batch: int = 5000) -> None:
+    """`count` open tickets, opened over the last hour, in every priority."""
+    from warroom.store import RoomStore
+    from warroom.tickets import TicketFields
+
+    store = RoomStore(db)
+    try:
+        for start in range(0, count, batch):
+            store.upsert_tickets(
+                (
+                    TicketFields(
+                        id=f"B-{n:06d}",
+                        subject=f"reward missing for order {n}",
+                        customer_ref=f"C-{n}",
+                        category="reward not received",
+                        priority=("urgent", "high", "normal", "low")[n % 4],
+                        status="open",
+                        opened_at=now - 3600 + n * 3600 / count,
+                        updated_at=now,
+                    )
+                    for n in range(start, min(count, start + batch))
+                ),
+                "bench",
+                now,
+            )
+    finally:
+        store.close()
+
+
+class _Feed(threading.Thread):
+    """Appends one record with a new gauge value every 100 ms."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="sweep-feed", daemon=True)
+        self.path = path
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            n = 0
+            while not self.stopping.wait(0.1):
+                n += 1
+                os.write(fd, b'{"ts":%.3f,"v":%d}\n' % (time.time(), n))
+        finally:
+            os.close(fd)
+
+
+def sweep_point(tab: str, size: int, seconds: float, warmup: float = 4.0, cols: int = 120, rows: int = 40) -> dict:
+    """One size on its tab ("alerts": `size` rules; "support": `size` open tickets)."""
+    from warroom.demo.scenario import SimClock
+
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-sweep-") as tmp:
+        directory = Path(tmp)
+        log_path = directory / "feed.jsonl"
+        log_path.touch()
+        config = sweep_config(directory, log_path, size if tab == "alerts" else 10)
+        clock = SimClock(time.time(), SWEEP_SPEED, real=time.time)
+        if tab == "support":
+            fill_tickets(directory / "room.db", size, clock())
+        term = Terminal.spawn(
+            warroom_argv("--config", str(config), "--sim-clock", clock.spec()),
+            cols,
+            rows,
+            cwd=tmp,
+            env={"XDG_STATE_HOME": tmp},
+        )
+        feed = _Feed(log_path)
+        try:
+            if term.wait_for("WARROOM", 30) is None:
+                raise RuntimeError("no first frame: " + strip_ansi(term.text())[-500:])
+            recorder = recorder_pid(directory / "room.db")
+            feed.start()
+            term.send("2" if tab == "alerts" else "4")
+            time.sleep(warmup)
+            rec0 = cpu_seconds(recorder)
+            start = time.perf_counter()
+            cpu, nbytes, wall = term.measure(seconds)
+            recorder_cpu = cpu_seconds(recorder) - rec0
+            frames = [t for t, _ in list(term.chunks) if start <= t < start + wall]
+        finally:
+            feed.stopping.set()
+            term.stop()
+            stop_recorder(directory / "room.db")
+    edges = [start, *frames, start + wall]
+    refreshes = wall * DEFAULT_HZ
+    return {
+        "tab": tab,
+        "size": size,
+        "cpu_pct": 100 * cpu / wall,
+        "cpu_ms_per_refresh": 1e3 * cpu / refreshes,
+        "longest_gap_s": max(b - a for a, b in zip(edges, edges[1:], strict=False)),
+        "bytes_per_s": nbytes / wall,
+        "recorder_cpu_pct": 100 * recorder_cpu / wall,
+        "refresh_period_s": 1 / DEFAULT_HZ,
+    }
+
+
+def sweep(seconds: float) -> list[dict]:
+    """Every size of the sweep, smallest first (the smallest is the baseline of each tab)."""
+    return [sweep_point("alerts", n, seconds) for n in SWEEP_RULES] + [
+        sweep_point("support", n, seconds) for n in SWEEP_TICKETS
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=["idle", "demo", "lag", "startup"])
+    parser.add_argument("--only", choices=["idle", "demo", "lag", "startup", "sweep"])
     args = parser.parse_args(argv)
     window = 6.0 if args.quick else 15.0
     if args.only in (None, "idle"):
@@ -390,6 +557,15 @@ def main(argv: list[str] | None = None) -> None:
         print("floor app start-up", floor_startup())
         print("startup empty", startup(0))
         print("startup 100k", startup(100_000))
+    if args.only in (None, "sweep"):
+        for point in sweep(window):
+            what = "rules firing, Alerts tab" if point["tab"] == "alerts" else "open tickets, Support tab"
+            print(
+                f"sweep {point['size']:>6,} {what}: {point['cpu_ms_per_refresh']:.1f} ms CPU per refresh "
+                f"({point['cpu_pct']:.1f}% of a core), longest gap {point['longest_gap_s']:.2f} s "
+                f"(refresh period {point['refresh_period_s']:.2f} s), {point['bytes_per_s'] / 1e3:.1f} kB/s; "
+                f"recorder {point['recorder_cpu_pct']:.1f}%"
+            )
 
 
 if __name__ == "__main__":

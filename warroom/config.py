@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -40,6 +41,28 @@ __all__ = ["Config", "ConfigError", "load_config", "locate", "parse_config"]
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
+
+_BOUND = re.compile(r"^\s*(<=|>=|<|>)?\s*(-?(?:\d+(?:\.\d*)?|\.\d+))\s*(%|k|M|G)?\s*$")
+_BOUND_SCALE = {"": 1.0, "%": 0.01, "k": 1e3, "M": 1e6, "G": 1e9}
+
+
+def parse_bound(value: Any) -> tuple[str, float]:
+    """`0.05`, `"5%"`, `"> 5%"`, `"< 100"` -> (">", 0.05) ...: a number alone is an upper
+    bound (above it is bad); "<" or "<=" make it a lower one."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number or a bound such as \"> 5%\" or \"< 100\"")
+    if isinstance(value, (int, float)):
+        return (">", float(value))
+    if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] in (">", ">=", "<", "<="):
+        return (str(value[0]), float(value[1]))  # the form this returns, read back
+    match = _BOUND.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"expected a number or a bound such as \"> 5%\" or \"< 100\", got {value!r}")
+    op, number, suffix = match.groups()
+    return (op or ">", float(number) * _BOUND_SCALE[suffix or ""])
+
+
+Bound = Annotated[tuple[str, float], BeforeValidator(parse_bound)]
 
 
 class StrictModel(BaseModel):
@@ -175,6 +198,11 @@ class MetricConfig(StrictModel):
     """Record field to break the metric down by, e.g. "channel" (derived from utm_source,
     the referrer or a channel field)."""
     unit: Literal["", "%", "ms", "s", "currency"] = ""
+    warn: Bound | None = None
+    """Shown as a warning (a mark and a colour) past this value: `warn = "> 5%"`, or
+    `warn = "< 100"` when low is bad; default: from the warning alert rules comparing it."""
+    crit: Bound | None = None
+    """Shown as critical past this value; default: from the critical alert rules comparing it."""
 
     @field_validator("where")
     @classmethod
@@ -213,6 +241,9 @@ class RatioConfig(StrictModel):
     window: Duration | None = None
     """Compute over this trailing window; default: since launch (or since start)."""
     unit: Literal["", "%"] = "%"
+    warn: Bound | None = None
+    """As for a metric: `warn = "> 55%"`."""
+    crit: Bound | None = None
 
     @property
     def title(self) -> str:
@@ -284,6 +315,7 @@ class SlaConfig(StrictModel):
 
 
 Priority = Literal["urgent", "high", "normal", "low"]
+TICKET_CATEGORIES = ("reward not received", "page error", "rules question", "complaint", "other")
 
 
 def _default_sla() -> dict[Priority, SlaConfig]:
@@ -301,6 +333,10 @@ class TicketsConfig(StrictModel):
     where: dict[str, Scalar | list[Scalar] | dict[str, Any]] = {}
     """Only records matching this filter (same form as a metric's `where`)."""
     id_field: str = "id"
+    categories: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        default_factory=lambda: list(TICKET_CATEGORIES), min_length=1)
+    """What an operator can choose for a ticket opened by hand, in this order, in the
+    team's language."""
     sla: dict[Priority, SlaConfig] = Field(default_factory=_default_sla)
     """Respond and resolve targets per priority; a priority not given keeps its default
     (urgent 15m / 2h, high 30m / 4h, normal 2h / 24h, low 8h / 72h)."""
@@ -318,6 +354,9 @@ class LaunchConfig(StrictModel):
     name: str = "Launch"
     at: datetime | None = None
     """Launch time with its offset (2026-11-25T18:00:00+01:00); or press "launch now"."""
+    currency: str = Field(default="", max_length=8)
+    """Written with every `unit = "currency"` figure: a symbol (€) before it, a code (EUR)
+    after it."""
 
     @field_validator("at")
     @classmethod
@@ -376,6 +415,54 @@ class UiConfig(StrictModel):
     """Screen refreshes a second; each costs CPU and, over SSH, bytes."""
     chart_window: Duration = 600.0
     """Span of the traffic chart."""
+    theme: str = "textual-dark"
+    """The screen's colours: textual-light for a light terminal, or another of THEMES."""
+
+    @field_validator("theme")
+    @classmethod
+    def _known_theme(cls, value: str) -> str:
+        if value not in THEMES:
+            raise ValueError(f"unknown theme {value!r}; use one of {', '.join(THEMES)}")
+        return value
+
+
+THEMES = (
+    "textual-dark", "textual-light", "nord", "gruvbox", "catppuccin-mocha", "dracula", "tokyo-night",
+    "monokai", "flexoki", "catppuccin-latte", "catppuccin-frappe", "catppuccin-macchiato", "solarized-light",
+    "solarized-dark", "rose-pine", "rose-pine-moon", "rose-pine-dawn", "atom-one-dark", "atom-one-light",
+    "ansi-dark", "ansi-light",
+)
+"""Textual's own themes (tests/ui checks that the installed Textual has each of them)."""
+
+BINDING_IDS = (
+    "quit", "help", "palette", "search", "reload", "launch", "export",
+    "tab.live", "tab.alerts", "tab.checklist", "tab.support", "tab.log",
+    "alerts.ack", "alerts.silence", "alerts.unsilence", "alerts.history",
+    "checklist.done", "checklist.undo",
+    "support.new", "support.assign", "support.respond", "support.priority", "support.priority_down",
+    "support.solve",
+    "log.add", "log.star", "log.filter", "log.starred", "log.fold",
+    "table.top", "table.bottom", "form.cancel", "form.save",
+)
+"""Every key's binding id, the names `[keymap]` remaps (tests/ui checks the app has exactly
+these)."""
+_KEYS = re.compile(r"^[^\s,]+(\s*,\s*[^\s,]+)*$")
+
+
+def _binding_id(value: str) -> str:
+    if value not in BINDING_IDS:
+        raise ValueError(f"unknown key binding {value!r}; use one of {', '.join(BINDING_IDS)}")
+    return value
+
+
+def _keys(value: str) -> str:
+    if not _KEYS.match(value):
+        raise ValueError(f'expected key names such as "k", "ctrl+r" or "f5, r", got {value!r}')
+    return value
+
+
+BindingId = Annotated[str, AfterValidator(_binding_id)]
+Keys = Annotated[str, AfterValidator(_keys)]
 
 
 class Config(StrictModel):
@@ -393,6 +480,9 @@ class Config(StrictModel):
     tickets: TicketsConfig = TicketsConfig()
     notify: NotifyConfig = NotifyConfig()
     """Where alerts and SLA breaches are sent (warroom.notify)."""
+    keymap: dict[BindingId, Keys] = {}
+    """Keys remapped by binding id, e.g. `"alerts.ack" = "k"`, `reload = "f5"` (see
+    BINDING_IDS; several keys: "k, K")."""
 
     # Set by load_config, not by the file.
     path: Path | None = Field(default=None, exclude=True)

@@ -111,3 +111,14 @@ def clean(text: object, limit: int | None = None) -> str:
     if limit is not None:
         value = clip(value, limit)
     return value
+
+
+def fit(text: str, width: int, align: str = "<") -> str:
+    """`text` cut to `width` cells and padded with spaces to exactly `width` cells (align
+    "<" left, ">" right): what `f"{text:<{width}}"` does, counted in cells, not characters,
+    so a CJK label takes the columns it is drawn in."""
+    if width <= 0:
+        return ""
+    text = clip(text, width)
+    padding = " " * (width - cell_width(text))
+    return padding + text if align == ">" else text + padding

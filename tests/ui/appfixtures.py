@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,11 +130,21 @@ class UiApp(WarroomApp):
 class UiRoom:
     """One room database with its recorder; `app()` attaches a dashboard to it."""
 
-    def __init__(self, directory: Path, clock: FixedClock | None = None, *, launched: bool = True,
-                 feed: bool = True, extra: str = "") -> None:
+    def __init__(
+        self,
+        directory: Path,
+        clock: FixedClock | None = None,
+        *,
+        launched: bool = True,
+        feed: bool = True,
+        extra: str = "",
+        edit: Callable[[str], str] | None = None,
+    ) -> None:
+        """`extra` is appended to the test config; `edit` rewrites it first (a label, a panel)."""
         self.directory = directory
         self.clock = clock or FixedClock()
         text = CONFIG if launched else CONFIG.replace("at = 2026-11-25T10:00:00+00:00\n", "")
+        text = edit(text) if edit is not None else text
         path = directory / "room.toml"
         path.write_text(text + extra, encoding="utf-8")
         self.config = load_config(path)
@@ -187,8 +198,7 @@ def sample_records(now: float) -> list[dict[str, Any]]:
     return records
 
 
-def make_app(db_dir: Path, clock: FixedClock | None = None, feed: bool = True,
-             launched: bool = True) -> UiApp:
+def make_app(db_dir: Path, clock: FixedClock | None = None, feed: bool = True, launched: bool = True) -> UiApp:
     return UiRoom(db_dir, clock, launched=launched, feed=feed).app()
 
 
@@ -199,8 +209,12 @@ async def settle(pilot: Any, timeout: float = 10.0) -> None:
     quiet = 0
     while time.monotonic() < deadline:
         await pilot.pause(0.02)
-        busy = (app.snapshot is None or app.session.door.status().waiting or app._loading
-                or set(app._visible_panels()) & app._stale)
+        busy = (
+            app.snapshot is None
+            or app.session.door.status().waiting
+            or app._loading
+            or set(app._visible_panels()) & app._stale
+        )
         quiet = 0 if busy else quiet + 1
         if quiet >= 3:
             break

@@ -21,6 +21,7 @@ from warroom.store import AlertEvent
 from warroom.widgets.alert_forms import AckForm, SilenceForm
 from warroom.widgets.alerts import AlertsPanel
 from warroom.widgets.messages import Reload, Submit
+from warroom.widgets.tones import tones
 
 T0 = 1_795_600_800.0
 HOSTILE = "latency {value} [red]x[/red] \x1b[31mred"
@@ -38,11 +39,23 @@ class Room:
             clock=clock,
         )
         self.rules = [
-            AlertRuleConfig(name="slow_pages", expr="latency_ms > 800", severity="critical",
-                            summary=HOSTILE, labels={"team": "web"},
-                            runbook="Switch the landing page to the queue page [bold]now[/bold]; page on-call"),
-            AlertRuleConfig.model_validate({"name": "long_queue", "expr": "queue > 100", "for": "10s",
-                                            "severity": "warning", "summary": "queue {value}"}),
+            AlertRuleConfig(
+                name="slow_pages",
+                expr="latency_ms > 800",
+                severity="critical",
+                summary=HOSTILE,
+                labels={"team": "web"},
+                runbook="Switch the landing page to the queue page [bold]now[/bold]; page on-call",
+            ),
+            AlertRuleConfig.model_validate(
+                {
+                    "name": "long_queue",
+                    "expr": "queue > 100",
+                    "for": "10s",
+                    "severity": "warning",
+                    "summary": "queue {value}",
+                }
+            ),
         ]
         self.engine = AlertEngine(self.rules, self.metrics, clock=clock)
 
@@ -51,8 +64,9 @@ class Room:
         self.metrics.add("queue", self.now[0], queue, 1)
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(seq=0, at=self.now[0], launch_at=None, alerts=self.engine.alerts(self.now[0]),
-                        rules=len(self.rules))
+        return Snapshot(
+            seq=0, at=self.now[0], launch_at=None, alerts=self.engine.alerts(self.now[0]), rules=len(self.rules)
+        )
 
     def show(self, panel: AlertsPanel) -> None:
         panel.refresh_from(self.snapshot(), self.now[0])
@@ -72,14 +86,18 @@ class Room:
         if isinstance(command, AckAlert):
             self.engine.ack(command.rule, command.operator, command.note, now)
         elif isinstance(command, AddSilence):
-            self.engine.adopt_silence(Silence(command.silence_id, command.matchers, command.until,
-                                              command.comment, command.operator, now), now)
+            self.engine.adopt_silence(
+                Silence(command.silence_id, command.matchers, command.until, command.comment, command.operator, now),
+                now,
+            )
         elif isinstance(command, EndSilence):
             self.engine.unsilence(command.silence_id, command.operator, now)
 
     def history(self) -> list[AlertEvent]:
-        return [AlertEvent(n, t.ts, t.rule, t.event, t.severity, t.value, t.operator or None, t.note, t.episode)
-                for n, t in enumerate(self.engine.history())]
+        return [
+            AlertEvent(n, t.ts, t.rule, t.event, t.severity, t.value, t.operator or None, t.note, t.episode)
+            for n, t in enumerate(self.engine.history())
+        ]
 
 
 class Host(App):
@@ -105,8 +123,9 @@ class Host(App):
     def bell(self) -> None:
         self.bells += 1
 
-    def notify(self, message: str, *, title: str = "", severity="information", timeout=None,
-               markup: bool = True) -> None:
+    def notify(
+        self, message: str, *, title: str = "", severity="information", timeout=None, markup: bool = True
+    ) -> None:
         self.notices.append((message, severity, markup))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
@@ -185,8 +204,16 @@ async def test_ack_silence_unsilence_and_history_through_the_keys():
         await pilot.press("h")
         await pilot.pause()
         history = "\n".join(lines_of(app.query_one("#alerts-history-text")))
-        for expected in ("acked", "ana", "on it, scaling", "silenced", "deploy rollback", "unsilenced",
-                         "silence expired", "firing"):
+        for expected in (
+            "acked",
+            "ana",
+            "on it, scaling",
+            "silenced",
+            "deploy rollback",
+            "unsilenced",
+            "silence expired",
+            "firing",
+        ):
             assert expected in history, expected
         assert not app.query_one("#alerts-detail").display
         await pilot.press("h")
@@ -230,8 +257,9 @@ async def test_rows_follow_the_engine_order_and_update_in_place():
         order = [table.coordinate_to_cell_key((row, 0)).row_key.value for row in range(table.row_count)]
         assert order == ["slow_pages", "long_queue"]  # firing before pending
         sev = table.get_row("slow_pages")[0]
-        assert sev.plain == "CRIT" and "red" in str(sev.style)
-        assert table.get_row("long_queue")[0].style == "yellow"
+        palette = tones(app)
+        assert sev.plain == "CRIT" and sev.style == palette["crit"]
+        assert table.get_row("long_queue")[0].style == palette["warn"]
         room.tick(panel, seconds=65, latency=950, queue=500)
         await pilot.pause()
         row = table.get_row("slow_pages")
@@ -293,7 +321,7 @@ async def test_compact_mode_fits_five_lines():
         panel = app.query_one(AlertsPanel)
         room.show(panel)
         await pilot.pause()
-        assert "all clear" in "\n".join(lines_of(panel.query_one("#alerts-compact")))
+        assert "no alert firing" in "\n".join(lines_of(panel.query_one("#alerts-compact")))
         room.tick(panel, latency=900, queue=500)
         room.tick(panel, seconds=12, latency=900, queue=500)
         await pilot.pause()

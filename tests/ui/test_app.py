@@ -6,6 +6,7 @@ import pytest
 from tests.ui.appfixtures import FixedClock, UiRoom, make_app, settle
 from warroom.widgets.conversion import ConversionPanel
 from warroom.widgets.header import LaunchHeader
+from warroom.widgets.help import HelpScreen
 from warroom.widgets.sources import SourcesPanel
 from warroom.widgets.traffic import TrafficPanel
 
@@ -50,10 +51,10 @@ async def test_keys_help_and_quit(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
-        assert app.screen.query("HelpPanel")
+        assert isinstance(app.screen, HelpScreen)
         await pilot.press("question_mark")
         await pilot.pause()
-        assert not app.screen.query("HelpPanel")
+        assert not isinstance(app.screen, HelpScreen)
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0

@@ -42,9 +42,11 @@ PLACEHOLDERS = ("ws_url", "http_url", "log_path", "launch_at", "db", "stale_afte
 class DemoSettings:
     seed: int = 7
     """Same seed, same launch: every visitor, order and ticket."""
-    speed: float = 30.0
-    """Simulated seconds per real second; 30 plays warm-up to recovery in under a minute,
-    1 is real time."""
+    speed: float = 5.0
+    """Simulated seconds per real second. At 5 the launch plays from warm-up to recovery in
+    about five and a half minutes, and the checkout failure lasts over a minute: time to
+    read an alert, acknowledge it and silence another by hand (the header says "demo ×5").
+    30 plays it all in under a minute; 1 is real time."""
     lead: float = 120.0
     """Simulated seconds from the start of the demo to the launch (T-2m)."""
     start_epoch: float | None = None

@@ -2,33 +2,44 @@
 
 Two modes over the room's snapshot (its `alerts`, already in display order by the recorder):
 
-- full (its own tab): a DataTable keyed by rule name, rows added, removed and re-sorted
-  only when the set or the order of alerts changes, cells replaced only when their text
-  changed (the age column changes every second, the rest rarely); below it the selected
-  alert's detail with its runbook, or the transition history (`h`). Keys act on the
-  selected alert: acknowledge, silence, unsilence.
-- compact (the Live tab, a strip): counts by state and the top firing alerts, three lines
-  inside a border, no keys.
+- full (its own tab): a `KeyedTable` keyed by rule name; below it the selected alert's
+  detail with its runbook, or the transition history (`h`, values in each rule's unit).
+  Keys act on the alert under the cursor: acknowledge, silence, unsilence.
+- compact (on the Live tab): every firing alert, one line each, then the pending ones, as
+  many as the strip has lines for (more on a taller terminal), with the counts by state in
+  its border; no keys.
+
+The row under the cursor stays put while an operator acts on it. The recorder re-sorts
+alerts as they change state, and a row moving under the cursor is how an ack lands on the
+wrong alert; so while the operator is moving through the table (HOLD seconds after their
+last cursor move) or has a form open, the table keeps its order: rows are updated in place,
+new alerts are added at the bottom and alerts that ended stay, marked "ended", until the
+table is let go. An ack form follows its alert: if the alert resolves while the note is
+being typed, the form says so and keeps the note, which Save then writes to the log
+instead; a refused ack keeps its note for the next try.
+
+Per refresh, only the rows in view are rebuilt, and of those only the cells that changed
+are written; a row out of view catches up at the first refresh after it scrolls in. The
+whole table is rebuilt only when the set of alerts or their order changes. A thousand
+rules cost what a screenful costs.
 
 Summaries carry metric values, runbooks come from config and notes are typed by
-operators: all of it is data. Cells and detail are `Text` built from plain strings through
+operators: all of it is data. Cells and detail are built from plain strings through
 `warroom.textsafe.clean`, so `[bold]` stays literal and escape sequences show inert.
 
 `announce()` rings the bell and shows a notification for each critical alert that starts
 firing while this screen is open: once per alert episode, remembered per app, so the compact
 and the full panel given the same snapshot still ring once.
-
-Keys write commands to the room (`Submit`): an acknowledgement of the episode on screen, a
-silence (checked against the rules first, so a typo is refused before it is saved), the end
-of a silence. The recorder applies them and every screen shows them with its next snapshot.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 import weakref
 from collections import deque
 from collections.abc import Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -38,8 +49,8 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from warroom import format as fmt
-from warroom.alerts import FIRING, NODATA, PENDING, RESOLVED, AlertView, Silence, format_value, parse_matcher
-from warroom.commands import AckAlert, AddSilence, EndSilence
+from warroom.alerts import FIRING, NODATA, PENDING, RESOLVED, AlertView, Silence, parse_matcher
+from warroom.commands import AckAlert, AddLogEntry, AddSilence, EndSilence
 from warroom.config import AlertRuleConfig
 from warroom.snapshot import Snapshot
 from warroom.store import AlertEvent
@@ -48,21 +59,26 @@ from warroom.views import AlertHistoryQuery
 from warroom.widgets.alert_forms import AckForm, AckRequest, SilenceForm, SilenceRequest
 from warroom.widgets.messages import Reload, Submit
 from warroom.widgets.panel import Panel
+from warroom.widgets.table import Cell, ColumnSpec, KeyedTable, cell
+from warroom.widgets.tones import SEVERITY_TONE, tones
 
-SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "blue"}
 SEVERITY_SHORT = {"critical": "CRIT", "warning": "WARN", "info": "INFO"}
-STATE_STYLE = {FIRING: "bold", PENDING: "yellow", NODATA: "magenta", RESOLVED: "green"}
 STATE_LABEL = {NODATA: "no data"}
-COLUMNS = (("sev", "Sev", 4), ("state", "State", None), ("name", "Alert", None),
-           ("age", "For", 7), ("value", "Value", None), ("summary", "Summary", None))
+STATE_TONE = {FIRING: "crit", PENDING: "warn", NODATA: "warn", RESOLVED: "ok"}
+COLUMNS = (
+    ColumnSpec("sev", "Sev", 4, 4),
+    ColumnSpec("state", "State", 6, 17),
+    ColumnSpec("name", "Alert", 10, 32),
+    ColumnSpec("age", "For", 5, 7),
+    ColumnSpec("value", "Value", 5, 14),
+    ColumnSpec("summary", "Summary", 10),
+)
 HISTORY_ROWS = 100
+HOLD = 10.0
+"""Seconds after the operator's last cursor move during which rows keep their places."""
 
 # Episodes already announced, per app: (rule, episode) of the last few hundred.
 _announced: weakref.WeakKeyDictionary[App, deque[tuple[str, int]]] = weakref.WeakKeyDictionary()
-
-
-def _cell(value: str, style: str = "") -> Text:
-    return Text(value, style=style, no_wrap=True, overflow="ellipsis")
 
 
 def state_text(view: AlertView) -> str:
@@ -76,15 +92,16 @@ def state_text(view: AlertView) -> str:
     return label
 
 
-def row_cells(view: AlertView, now: float) -> tuple[Text, ...]:
+def row_cells(view: AlertView, now: float, palette: dict[str, str]) -> tuple[Cell, ...]:
     muted = view.silence is not None or view.ack is not None
+    state_tone = "muted" if muted else STATE_TONE.get(view.state, "")
     return (
-        _cell(SEVERITY_SHORT.get(view.severity, view.severity), SEVERITY_STYLE.get(view.severity, "")),
-        _cell(state_text(view), "dim" if muted else STATE_STYLE.get(view.state, "")),
-        _cell(clean(view.name, limit=40), "bold" if view.state == FIRING and not muted else ""),
-        _cell(fmt.ago(max(0.0, now - view.since_at))),
-        _cell(clean(view.value_text, limit=16)),
-        _cell(clean(view.summary, limit=120), "dim" if muted else ""),
+        cell(SEVERITY_SHORT.get(view.severity, view.severity), palette.get(SEVERITY_TONE.get(view.severity, ""), "")),
+        cell(state_text(view), palette.get(state_tone, "")),
+        cell(clean(view.name, limit=40), "bold" if view.state == FIRING and not muted else ""),
+        cell(fmt.ago(max(0.0, now - view.since_at))),
+        cell(clean(view.value_text, limit=16)),
+        cell(clean(view.summary, limit=120), "dim" if muted else ""),
     )
 
 
@@ -99,15 +116,12 @@ class AlertsPanel(Widget):
     }
     AlertsPanel.-compact {
         height: auto;
-        max-height: 5;
     }
     AlertsPanel.-compact > Panel {
         height: auto;
-        max-height: 5;
     }
-    AlertsPanel > DataTable {
+    AlertsPanel > KeyedTable {
         height: auto;
-        overflow-x: hidden;
         max-height: 60%;
         min-height: 3;
     }
@@ -131,7 +145,7 @@ class AlertsPanel(Widget):
         Binding("h", "toggle_history", "History", id="alerts.history"),
     ]
 
-    def __init__(self, rules: Sequence[AlertRuleConfig], operator: str, compact: bool = False, **kwargs) -> None:
+    def __init__(self, rules: Sequence[AlertRuleConfig], operator: str, compact: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rules = list(rules)
         self.operator = operator
@@ -139,13 +153,15 @@ class AlertsPanel(Widget):
         self.show_history = False
         self.opened_at: float | None = None
         """The screen's clock at the first refresh: alerts that fired before it do not ring."""
+        self.lines = 3
+        """Lines the compact strip may use (the app sets it from the terminal's height)."""
         self._snapshot: Snapshot | None = None
         self._now = 0.0
         self._history: list[AlertEvent] = []
         self._views: dict[str, AlertView] = {}
-        self._order: list[str] = []
-        self._cells: dict[str, tuple[Text, ...]] = {}
-        self._selected: str | None = None
+        self._drafts: dict[str, str] = {}
+        """Ack notes typed but not saved, per alert, for the next try."""
+        self._form: AckForm | None = None
         self._detail_shown: Text | None = None
         self._history_shown: Text | None = None
         if compact:
@@ -157,10 +173,7 @@ class AlertsPanel(Widget):
         if self.compact:
             yield Panel("Alerts", id="alerts-compact")
             return
-        table: DataTable = DataTable(id="alerts-table", cursor_type="row", zebra_stripes=False)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
-        yield table
+        yield KeyedTable(COLUMNS, id="alerts-table")
         detail = VerticalScroll(Static("", id="alerts-detail-text"), id="alerts-detail")
         detail.border_title = "Selected alert"
         yield detail
@@ -170,16 +183,35 @@ class AlertsPanel(Widget):
         yield history
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.compact and action in ("ack", "silence", "unsilence", "toggle_history"):
-            return False
-        return True
+        return not (self.compact and action in ("ack", "silence", "unsilence", "toggle_history"))
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one("#alerts-table", KeyedTable)
 
     # ------------------------------------------------------------------ rendering
 
     @property
     def selected(self) -> AlertView | None:
-        """The alert under the cursor, as of the last refresh."""
-        return self._views.get(self._selected) if self._selected is not None else None
+        """The alert under the cursor: the row the operator sees highlighted."""
+        if self.compact or not self.is_mounted:
+            return None
+        key = self.table.selected_key
+        return self._views.get(key) if key is not None else None
+
+    def select(self, name: str) -> None:
+        """Put the cursor on this alert (a jump from search or the palette)."""
+        if not self.compact and self.is_mounted:
+            self.table.select_key(name)
+            self.table.touched_at = time.monotonic()
+            self._render_detail(self._now)
+
+    @property
+    def held(self) -> bool:
+        """Whether rows keep their places now (see the module docstring)."""
+        if self.compact or not self.is_mounted:
+            return False
+        return self._form is not None or time.monotonic() - self.table.touched_at < HOLD
 
     @property
     def room_query(self) -> AlertHistoryQuery:
@@ -205,6 +237,8 @@ class AlertsPanel(Widget):
             self._render_compact(views, now)
             return
         self._update_table(views, now)
+        if self._form is not None:
+            self._form.alert_changed(self._views.get(self._form.rule))
         if self.show_history:
             self._render_history()
         else:
@@ -216,97 +250,87 @@ class AlertsPanel(Widget):
 
     def _render_compact(self, views: list[AlertView], now: float) -> None:
         panel = self.query_one("#alerts-compact", Panel)
-        width = panel.inner_width
+        palette = tones(self.app)
         counts: dict[str, int] = {}
         for view in views:
-            if view.silence is not None:
-                key = "silenced"
-            elif view.ack is not None:
-                key = "acked"
-            else:
-                key = STATE_LABEL.get(view.state, view.state)
+            key = "silenced" if view.silence else "acked" if view.ack else STATE_LABEL.get(view.state, view.state)
             counts[key] = counts.get(key, 0) + 1
+        title = "Alerts" + "".join(
+            f" · {counts[key]} {key}"
+            for key in ("firing", "pending", "no data", "acked", "silenced", "resolved")
+            if counts.get(key)
+        )
+        if panel.border_title != title:  # setting it redraws the panel, even to the same text
+            panel.border_title = title
+        # Firing first (unhandled, then acked, then silenced: the engine's order), then pending.
+        listed = [v for v in views if v.state == FIRING] + [v for v in views if v.state == PENDING]
         text = Text(no_wrap=True, overflow="ellipsis")
-        # Acked alerts still burn; they come after the unacked ones (the engine's order).
-        firing = [v for v in views if v.state == FIRING and v.silence is None]
-        if not views:
-            text.append(f"all clear: {self.rule_count} rules watching", style="green")
-        for key in ("firing", "pending", "no data", "acked", "silenced", "resolved"):
-            if counts.get(key):
-                if text.plain:
-                    text.append("  ")
-                style = "bold red" if key == "firing" else STATE_STYLE.get(key, "dim")
-                text.append(f"{counts[key]} {key}", style=style)
-        shown = firing[:2]
-        for position, view in enumerate(shown):
-            text.append("\n")
-            text.append(f"{SEVERITY_SHORT[view.severity]} ", style=SEVERITY_STYLE[view.severity])
-            text.append(clean(view.name, limit=28), style="bold")
-            text.append(f"  {fmt.ago(max(0.0, now - view.since_at))}  {clean(view.value_text, limit=16)}")
-            if view.ack is not None:
-                text.append(f"  acked by {clean(view.ack.operator, limit=20)}", style="dim")
-            more = len(firing) - len(shown)
-            if position == len(shown) - 1 and more:
-                text.append(f"  +{more} more", style="dim")
-            room = width - len(text.plain.rsplit("\n", 1)[-1]) - 2
-            if room > 8:
-                text.append("  ")
-                text.append(clean(view.summary, limit=room), style="dim")
+        if not listed:
+            text.append(f"no alert firing · {self.rule_count} rules watching", style=palette["ok"])
+        shown = listed if len(listed) <= self.lines else listed[: max(1, self.lines - 1)]
+        for index, view in enumerate(shown):
+            if index:
+                text.append("\n")
+            self._strip_line(text, view, now, palette, panel.inner_width)
+        if len(shown) < len(listed):
+            text.append(f"\n+{len(listed) - len(shown)} more on the Alerts tab (2)", style="bold")
         panel.show(text)
 
-    def _update_table(self, views: list[AlertView], now: float) -> None:
-        table = self.query_one("#alerts-table", DataTable)
-        order = [v.name for v in views]
-        with self.app.batch_update():
-            for gone in [name for name in self._cells if name not in self._views]:
-                table.remove_row(gone)
-                del self._cells[gone]
-            for view in views:
-                cells = row_cells(view, now)
-                old = self._cells.get(view.name)
-                if old is None:
-                    table.add_row(*cells, key=view.name)
-                elif old != cells:
-                    for (key, _, width), new, was in zip(COLUMNS, cells, old):
-                        if new != was:
-                            table.update_cell(view.name, key, new, update_width=width is None)
-                self._cells[view.name] = cells
-            if order != self._order:
-                rank = {clean(name, limit=40): index for index, name in enumerate(order)}
-                table.sort("name", key=lambda cell: rank.get(cell.plain, len(rank)))
-                self._order = order
-            self._follow_selection(table, order)
+    @staticmethod
+    def _strip_line(text: Text, view: AlertView, now: float, palette: dict[str, str], width: int) -> None:
+        muted = view.silence is not None or view.ack is not None
+        tone = "muted" if muted else SEVERITY_TONE.get(view.severity, "")
+        start = len(text.plain)
+        text.append(f"{SEVERITY_SHORT.get(view.severity, view.severity)} ", style=palette.get(tone, ""))
+        text.append(clean(view.name, limit=28), style="" if muted else "bold")
+        state = "" if view.state == FIRING and not muted else f" {state_text(view)}"
+        text.append(f"{state}  {fmt.ago(max(0.0, now - view.since_at))}  {clean(view.value_text, limit=16)}")
+        if view.ack is not None:
+            text.append(f"  by {clean(view.ack.operator, limit=20)}", style="dim")
+        room = width - (len(text.plain) - start) - 2
+        if room > 8:
+            text.append("  ")
+            text.append(clean(view.summary, limit=room), style="dim")
 
-    def _follow_selection(self, table: DataTable, order: list[str]) -> None:
-        """Keep the cursor on the selected alert when rows move; pick a neighbour if it left."""
-        if not order:
-            self._selected = None
-            return
-        if self._selected in self._views:
-            index = order.index(self._selected)
-        else:
-            index = min(max(0, table.cursor_row), len(order) - 1)
-            self._selected = order[index]
-        if table.cursor_row != index:
-            table.move_cursor(row=index, scroll=True)
+    def _update_table(self, views: list[AlertView], now: float) -> None:
+        table = self.table
+        palette = tones(self.app)
+        order = [v.name for v in views]
+        if self.held:  # keep every row where it is; new ones at the bottom
+            known = set(table.keys)
+            order = table.keys + [name for name in order if name not in known]
+        if order != table.keys:
+            table.sync([(name, self._cells(name, now, palette)) for name in order])
+        else:  # the rows out of view catch up when they scroll in (at the next refresh)
+            table.update_rows([(name, self._cells(name, now, palette)) for name in table.in_view()])
+
+    def _cells(self, name: str, now: float, palette: dict[str, str]) -> tuple[Cell, ...]:
+        view = self._views.get(name)
+        if view is not None:
+            return row_cells(view, now, palette)
+        return (
+            cell(""),
+            cell("ended", palette["muted"]),
+            cell(clean(name, limit=40), "dim"),
+            cell(""),
+            cell(""),
+            cell("no longer active; rows re-sort once you leave the table", "dim"),
+        )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        name = event.row_key.value
-        if name is not None and name != self._selected:
-            self._selected = name
-            if not self.show_history:
-                self._render_detail(self._now)
+        if not self.show_history:
+            self._render_detail(self._now)
 
     def _render_detail(self, now: float) -> None:
         view = self.selected
         text = Text()
         if view is None:
-            text.append("No active alerts. ", style="green")
+            text.append("No active alerts. " if not self._views else "", style=tones(self.app)["ok"])
             text.append(f"{self.rule_count} rules watching; ", style="dim")
             text.append("h shows the history.", style="dim")
         else:
-            detail_lines(text, view, now)
+            detail_lines(text, view, now, tones(self.app))
         if text != self._detail_shown:
             self._detail_shown = text
             self.query_one("#alerts-detail-text", Static).update(text)
@@ -316,10 +340,13 @@ class AlertsPanel(Widget):
         items = self._history
         if not items:
             text.append("No transitions yet.", style="dim")
+        units = self._snapshot.alert_units if self._snapshot is not None else {}
+        currency = self._snapshot.currency if self._snapshot is not None else ""
+        palette = tones(self.app)
         for index, item in enumerate(items):
             if index:
                 text.append("\n")
-            history_line(text, item)
+            history_line(text, item, units.get(item.rule, ""), currency, palette)
         if text != self._history_shown:
             self._history_shown = text
             self.query_one("#alerts-history-text", Static).update(text)
@@ -344,8 +371,11 @@ class AlertsPanel(Widget):
         if fresh:
             self.app.bell()
         for view in fresh:
-            self.app.notify(f"CRITICAL {clean(view.name, limit=60)}: {clean(view.summary, limit=200)}",
-                            severity="error", markup=False)
+            self.app.notify(
+                f"CRITICAL {clean(view.name, limit=60)}: {clean(view.summary, limit=200)}",
+                severity="error",
+                markup=False,
+            )
         return fresh
 
     # ------------------------------------------------------------------ actions
@@ -359,18 +389,38 @@ class AlertsPanel(Widget):
             self.notify("No alert selected", severity="warning", markup=False)
             return
         name = view.name
+        form = AckForm(name, view.summary, note=self._drafts.get(name, ""), view=view)
+        self._form = form
 
         def done(request: AckRequest | None) -> None:
-            if request is not None:
-                self.post_message(Submit(AckAlert(operator=self.operator, rule=name, note=request.note)))
+            self._form = None
+            if request is None:
+                return
+            if request.to_log:  # the alert ended while the note was typed
+                self._drafts.pop(name, None)
+                text = f"{name}: {request.note}"
+                self.post_message(
+                    Submit(AddLogEntry(operator=self.operator, log_kind="note", severity="info", text=text))
+                )
+                return
+            self._drafts[name] = request.note  # until the ack is saved
+            self.post_message(Submit(AckAlert(operator=self.operator, rule=name, note=request.note)))
 
-        self.app.push_screen(AckForm(name, view.summary), done)
+        self.app.push_screen(form, done)
+
+    def ack_saved(self, command: AckAlert, error: BaseException | None) -> None:
+        """The room answered an ack: forget its note, or keep it for the next try."""
+        if error is None:
+            self._drafts.pop(command.rule, None)
+        elif command.note:
+            self._drafts[command.rule] = command.note
 
     def action_silence(self) -> None:
         view = self.selected
         matcher = f"name={view.name}" if view is not None else ""
 
         def done(request: SilenceRequest | None) -> None:
+            self._form = None
             if request is None:
                 return
             try:
@@ -380,6 +430,7 @@ class AlertsPanel(Widget):
                 return
             self.post_message(Submit(command))
 
+        self.table.touched_at = time.monotonic()
         self.app.push_screen(SilenceForm(matcher, view.name if view is not None else ""), done)
 
     def _silence_command(self, request: SilenceRequest) -> AddSilence:
@@ -395,8 +446,14 @@ class AlertsPanel(Widget):
         silence = Silence(uuid.uuid4().hex[:8], matchers, now + request.duration_s, comment, self.operator, now)
         if not any(silence.matches(rule) for rule in self.rules):
             raise ValueError(f"silence {silence.describe()} matches no alert rule")
-        return AddSilence(operator=self.operator, at=now, silence_id=silence.id, matchers=matchers,
-                          until=silence.until, comment=comment)
+        return AddSilence(
+            operator=self.operator,
+            at=now,
+            silence_id=silence.id,
+            matchers=matchers,
+            until=silence.until,
+            comment=comment,
+        )
 
     def action_unsilence(self) -> None:
         view = self.selected
@@ -415,9 +472,10 @@ class AlertsPanel(Widget):
         self.refresh_from(self._snapshot, self._now)
 
 
-def detail_lines(text: Text, view: AlertView, now: float) -> None:
+def detail_lines(text: Text, view: AlertView, now: float, palette: dict[str, str]) -> None:
     """The selected alert: what, since when, the runbook first, then the particulars."""
-    text.append(f"{SEVERITY_SHORT.get(view.severity, view.severity)} ", style=SEVERITY_STYLE.get(view.severity, ""))
+    tone = palette.get(SEVERITY_TONE.get(view.severity, ""), "")
+    text.append(f"{SEVERITY_SHORT.get(view.severity, view.severity)} ", style=tone)
     text.append(clean(view.name, limit=80), style="bold")
     since = fmt.ago(max(0.0, now - view.since_at))
     text.append(f"  {state_text(view)} for {since}  value {clean(view.value_text, limit=24)}\n")
@@ -444,9 +502,12 @@ def detail_lines(text: Text, view: AlertView, now: float) -> None:
         _field(text, "ack", line)
     if view.silence is not None:
         silence = view.silence
-        _field(text, "silence",
-               f"{clean(silence.describe(), limit=80)} until {fmt.clock_time(silence.until)} "
-               f"by {clean(silence.operator, limit=40)}: {clean(silence.comment, limit=300)}")
+        _field(
+            text,
+            "silence",
+            f"{clean(silence.describe(), limit=80)} until {fmt.clock_time(silence.until)} "
+            f"by {clean(silence.operator, limit=40)}: {clean(silence.comment, limit=300)}",
+        )
     text.rstrip()
 
 
@@ -456,12 +517,14 @@ def _field(text: Text, label: str, value: str) -> None:
     text.append("\n")
 
 
-def history_line(text: Text, item: AlertEvent) -> None:
+def history_line(text: Text, item: AlertEvent, unit: str, currency: str, palette: dict[str, str]) -> None:
+    """One transition, its value in the rule's unit (the same as in the table)."""
     text.append(f"{fmt.clock_time(item.ts)} ", style="dim")
-    text.append(f"{SEVERITY_SHORT.get(item.severity, item.severity)} ", style=SEVERITY_STYLE.get(item.severity, ""))
+    tone = palette.get(SEVERITY_TONE.get(item.severity, ""), "")
+    text.append(f"{SEVERITY_SHORT.get(item.severity, item.severity)} ", style=tone)
     text.append(f"{clean(item.rule, limit=30)} ", style="bold")
-    text.append(f"{item.event:<10} {format_value(item.value):>8}")
+    text.append(f"{item.event:<10} {fmt.with_unit(item.value, unit, currency):>8}")
     if item.operator:
-        text.append(f"  {clean(item.operator, limit=30)}", style="cyan")
+        text.append(f"  {clean(item.operator, limit=30)}", style=palette["accent"])
     if item.note:
         text.append(f"  {clean(item.note, limit=200)}", style="dim")

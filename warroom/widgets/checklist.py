@@ -11,17 +11,19 @@ item done, `x` marks it not done: the same key twice never undoes what another o
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
 
 from warroom import format as fmt
-from warroom.model import format_duration
 from warroom.commands import SetItemDone
+from warroom.model import format_duration
 from warroom.store import ChecklistItem
 from warroom.textsafe import clean
 from warroom.views import ChecklistQuery
 from warroom.widgets.table import Cell, ColumnSpec, RoomTablePanel, Summary, cell
+from warroom.widgets.tones import tones
 
 DUE_SOON = 600.0
 """An open item due within this many seconds shows as "due in ..."."""
@@ -33,10 +35,12 @@ DUE_SOON = 600.0
 COLUMNS = (
     ColumnSpec("mark", "✓", 1, 1),
     ColumnSpec("item", "Item", 14),
-    ColumnSpec("owner", "Owner", 6, 12),
+    ColumnSpec("owner", "Owner", 6, 14),
     ColumnSpec("due", "Due", 5, 13),
-    ColumnSpec("state", "State", 10, 18),
+    ColumnSpec("state", "State", 10, 26),
 )
+"""The state column is as wide as its widest cell ("done Jonas Weber 10:02") up to its
+maximum, so who did an item and when is read whole."""
 
 
 def launch_offset(seconds: float) -> str:
@@ -67,7 +71,7 @@ class ChecklistPanel(RoomTablePanel):
     COLUMNS = COLUMNS
     WHAT = "checklist"
 
-    def __init__(self, operator: str, team: dict[str, list[str]] | None = None, **kwargs) -> None:
+    def __init__(self, operator: str, team: dict[str, list[str]] | None = None, **kwargs: Any) -> None:
         super().__init__(operator, **kwargs)
         self.team = dict(team or {})
         self._items: list[ChecklistItem] = []
@@ -83,8 +87,17 @@ class ChecklistPanel(RoomTablePanel):
         names = self.team.get(owner)
         return ", ".join(names) if names else owner
 
+    def overdue(self) -> int:
+        """Open items past their due time (the tab's badge)."""
+        return sum(
+            1
+            for item in self._items
+            if item.done_at is None and (due := item.due_at(self.launch_at)) is not None and due < self.now
+        )
+
     def _redraw(self) -> None:
         now, launch_at = self.now, self.launch_at
+        palette = tones(self.app)
         rows: list[tuple[str, list[Cell]]] = []
         done = overdue = soon = 0
         phases: dict[str, list[ChecklistItem]] = {}
@@ -92,12 +105,21 @@ class ChecklistPanel(RoomTablePanel):
             phases.setdefault(item.phase, []).append(item)
         for phase, items in phases.items():
             finished = sum(i.done_at is not None for i in items)
-            rows.append((f"phase:{phase}", [
-                cell(""), cell(clean(phase, limit=80), "bold underline"), cell(""), cell(""),
-                cell(f"{finished}/{len(items)} done", "dim"),
-            ]))
+            rows.append(
+                (
+                    f"phase:{phase}",
+                    [
+                        cell(""),
+                        cell(clean(phase, limit=80), "bold underline"),
+                        cell(""),
+                        cell(""),
+                        cell(f"{finished}/{len(items)} done", "dim"),
+                    ],
+                )
+            )
             for item in items:
-                state, style = self._state(item, now, launch_at)
+                state, tone = self._state(item, now, launch_at)
+                style = palette.get(tone, tone)
                 done += item.done_at is not None
                 overdue += state.startswith("overdue")
                 soon += state.startswith("due in")
@@ -106,34 +128,40 @@ class ChecklistPanel(RoomTablePanel):
                     due = launch_offset(item.due_offset)
                     if launch_at is not None:
                         due += " " + short_time(launch_at + item.due_offset)
-                rows.append((f"item:{item.id}", [
-                    cell("✓" if item.done_at is not None else " ", "bold green"),
-                    cell(clean(item.title, limit=200), "dim" if item.done_at is not None else ""),
-                    cell(clean(self._owner(item.owner), limit=60)),
-                    cell(due),
-                    cell(state, style),
-                ]))
+                rows.append(
+                    (
+                        f"item:{item.id}",
+                        [
+                            cell("✓" if item.done_at is not None else " ", palette["ok"]),
+                            cell(clean(item.title, limit=200), "dim" if item.done_at is not None else ""),
+                            cell(clean(self._owner(item.owner), limit=60)),
+                            cell(due),
+                            cell(state, style),
+                        ],
+                    )
+                )
         self.table.sync(rows)
         summary = Text(no_wrap=True, overflow="ellipsis")
         summary.append(fmt.launch_clock(now, launch_at), "bold")
         summary.append(f"  {done}/{len(self._items)} done")
         if overdue:
-            summary.append(f"  {overdue} overdue", "bold red")
+            summary.append(f"  {overdue} overdue", palette["crit"])
         if soon:
-            summary.append(f"  {soon} due soon", "yellow")
+            summary.append(f"  {soon} due soon", palette["warn"])
         self.query_one(Summary).show(summary)
 
     @staticmethod
     def _state(item: ChecklistItem, now: float, launch_at: float | None) -> tuple[str, str]:
+        """(text, tone) of an item's state."""
         if item.done_at is not None:
-            return f"done {clean(item.done_by or '?', limit=8)} {short_time(item.done_at)}", "green"
+            return f"done {clean(item.done_by or '?', limit=16)} {short_time(item.done_at)}", "ok"
         due = item.due_at(launch_at)
         if due is None:
-            return "pending", "dim"
+            return "pending", "muted"
         if due < now:
-            return f"overdue {format_duration(now - due)}", "bold red"
+            return f"overdue {format_duration(now - due)}", "crit"
         if due - now <= DUE_SOON:
-            return f"due in {format_duration(due - now)}", "bold yellow"
+            return f"due in {format_duration(due - now)}", "warn"
         return "pending", ""
 
     def _selected_item(self) -> ChecklistItem | None:

@@ -19,9 +19,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from warroom import format as fmt
+from warroom.config import TICKET_CATEGORIES
+from warroom.textsafe import clean
 from warroom.tickets import MAX_FIELD, MAX_SUBJECT, PRIORITIES
 
-CATEGORIES = ("reward not received", "page error", "rules question", "complaint", "other")
+CATEGORIES = TICKET_CATEGORIES
+"""Used when the config names none (`[tickets] categories`)."""
 LOG_KINDS = ("note", "decision", "action", "lesson")
 """The kinds an operator writes by hand; the others are written by warroom itself."""
 SEVERITIES = ("info", "warning", "critical")
@@ -72,6 +76,8 @@ class Form(ModalScreen[T | None], Generic[T]):
     Form #buttons Button { margin-left: 1; min-width: 10; }
     """
     TITLE_TEXT = "Form"
+    focus_on: str | None = None
+    """The field that takes the keys when the form opens, when it is not AUTO_FOCUS."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form") as box:
@@ -96,8 +102,9 @@ class Form(ModalScreen[T | None], Generic[T]):
     def on_mount(self) -> None:
         # AUTO_FOCUS alone waits for the terminal to report focus; a form must take the
         # keys at once, whatever the terminal says.
-        if self.AUTO_FOCUS:
-            self.query_one(self.AUTO_FOCUS).focus()
+        target = self.focus_on or self.AUTO_FOCUS
+        if target:
+            self.query_one(target).focus()
 
     def refuse(self, message: str, focus: str) -> None:
         self.query_one("#error", Static).update(message)
@@ -138,26 +145,29 @@ class TicketForm(Form[NewTicket]):
 
     def __init__(self, categories: Sequence[str] = CATEGORIES, priority: str = "normal") -> None:
         super().__init__()
-        self.categories = tuple(categories) or CATEGORIES
+        self.categories = tuple(clean(c, limit=60) for c in categories) or CATEGORIES
         self.priority = priority
 
     def fields(self) -> ComposeResult:
-        yield self.field("Subject", Input(placeholder="what the customer reports", id="subject",
-                                          max_length=MAX_SUBJECT))
-        yield self.field("Customer", Input(placeholder="customer ref (optional)", id="customer",
-                                           max_length=MAX_FIELD))
-        yield self.field("Category", Select(_choices(self.categories), value=self.categories[0],
-                                            allow_blank=False, id="category"))
-        yield self.field("Priority", Select(_choices(PRIORITIES), value=self.priority,
-                                            allow_blank=False, id="priority"))
+        yield self.field(
+            "Subject", Input(placeholder="what the customer reports", id="subject", max_length=MAX_SUBJECT)
+        )
+        yield self.field("Customer", Input(placeholder="customer ref (optional)", id="customer", max_length=MAX_FIELD))
+        yield self.field(
+            "Category", Select(_choices(self.categories), value=self.categories[0], allow_blank=False, id="category")
+        )
+        yield self.field(
+            "Priority", Select(_choices(PRIORITIES), value=self.priority, allow_blank=False, id="priority")
+        )
 
     def result(self) -> NewTicket | str:
         subject = self.value_of("#subject")
         if not subject:
             self.refuse("A ticket needs a subject.", "#subject")
             return "subject"
-        return NewTicket(subject, self.value_of("#customer"), self.value_of("#category"),
-                         self.value_of("#priority") or "normal")
+        return NewTicket(
+            subject, self.value_of("#customer"), self.value_of("#category"), self.value_of("#priority") or "normal"
+        )
 
 
 class LogEntryForm(Form[NewLogEntry]):
@@ -180,10 +190,10 @@ class LogEntryForm(Form[NewLogEntry]):
             yield Label("Kind")
             yield Select(_choices(LOG_KINDS), value=self.kind, allow_blank=False, id="kind")
             yield Select(_choices(SEVERITIES), value="info", allow_blank=False, id="severity")
-        yield self.field("Text", Input(placeholder="what happened, what was decided", id="text",
-                                       max_length=MAX_TEXT))
-        yield self.field("Owner", Input(placeholder="who does it", id="owner", max_length=MAX_FIELD),
-                         row_id="owner-row")
+        yield self.field("Text", Input(placeholder="what happened, what was decided", id="text", max_length=MAX_TEXT))
+        yield self.field(
+            "Owner", Input(placeholder="who does it", id="owner", max_length=MAX_FIELD), row_id="owner-row"
+        )
 
     def on_mount(self) -> None:
         self.set_class(self.kind == "action", "-action")
@@ -203,3 +213,56 @@ class LogEntryForm(Form[NewLogEntry]):
             self.refuse("An action item needs an owner.", "#owner")
             return "owner"
         return NewLogEntry(kind, self.value_of("#severity") or "info", text, owner or None)
+
+
+class LaunchConfirm(ModalScreen[bool]):
+    """Moving T0 after a launch time is set: says when T0 is now and how far it moves, and
+    only a deliberate choice of "Move T0" moves it (Enter on the focused "Keep" keeps it)."""
+
+    BINDINGS = [Binding("escape", "keep", "Keep", show=False)]
+    DEFAULT_CSS = """
+    LaunchConfirm { align: center middle; }
+    LaunchConfirm > Vertical {
+        width: 70; max-width: 100%; height: auto; max-height: 100%;
+        border: round $error; border-title-style: bold; background: $panel; padding: 0 1;
+    }
+    LaunchConfirm Static { height: auto; margin-bottom: 1; }
+    LaunchConfirm Horizontal { height: auto; align-horizontal: right; }
+    LaunchConfirm Button { margin-left: 1; }
+    """
+
+    def __init__(self, launch_at: float, now: float) -> None:
+        super().__init__()
+        self.launch_at = launch_at
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        when = fmt.clock_time(self.launch_at)
+        moved = fmt.shift(self.now - self.launch_at)
+        if self.now >= self.launch_at:
+            said = (
+                f"The launch clock started at {when} ({fmt.launch_clock(self.now, self.launch_at)} now). "
+                f"Launching again moves T0 to now, {moved}, for every operator: the clock restarts at "
+                "T+00:00:00 and totals and targets count from the new T0."
+            )
+        else:
+            said = (
+                f"The launch is set for {when} ({fmt.launch_clock(self.now, self.launch_at)}). Launching now "
+                f"moves T0 {moved.lstrip('-')} earlier, to now, for every operator."
+            )
+        with Vertical() as box:
+            box.border_title = "Move the launch clock?"
+            yield Static(said, markup=False, id="launch-text")
+            with Horizontal():
+                yield Button("Keep T0", variant="primary", id="keep")
+                yield Button(f"Move T0 ({moved})", variant="error", id="move")
+
+    def on_mount(self) -> None:
+        self.query_one("#keep", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "move")
+
+    def action_keep(self) -> None:
+        self.dismiss(False)

@@ -1,17 +1,31 @@
-"""The base of every live panel: a bordered Static re-rendered on the app's refresh tick.
+"""The base of every live panel, and the metric rows they share.
 
 Panels build a `rich.text.Text` by appending plain strings (never markup), and only call
 `update` when the text changed, so an idle dashboard sends no bytes to the terminal.
+
+Metric rows are laid out by cells, values first: each row is a mark for its level (see
+`tones.GLYPH`), the title, the current value (a rate, in one rate unit for the whole
+column, or a level such as 35.0%) and the total since launch. The value columns take the
+width their widest value needs and the title gets what is left, so a narrow panel cuts
+titles, never numbers; when even that is too tight the totals go first.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
 
 from warroom import format as fmt
-from warroom.snapshot import MetricView
-from warroom.textsafe import clean
+from warroom.snapshot import Snapshot
+from warroom.textsafe import cell_width, clean, fit
+from warroom.widgets.tones import GLYPH, level_tone, tones
+
+MIN_TITLE = 6
+"""Cells a title keeps before the totals column is given up for it."""
 
 
 class Panel(Static):
@@ -29,7 +43,7 @@ class Panel(Static):
     }
     """
 
-    def __init__(self, title: str, **kwargs) -> None:
+    def __init__(self, title: str, **kwargs: Any) -> None:
         super().__init__("", **kwargs)
         self.border_title = title
         self._shown: Text | None = None
@@ -38,6 +52,15 @@ class Panel(Static):
     def inner_width(self) -> int:
         """Columns available for content (at least 20 so a hidden panel still renders)."""
         return max(20, self.content_size.width)
+
+    @property
+    def inner_height(self) -> int:
+        """Rows available for content (at least 3 so a hidden panel still renders)."""
+        return max(3, self.content_size.height)
+
+    @property
+    def tones(self) -> dict[str, str]:
+        return tones(self.app)
 
     def show(self, text: Text) -> None:
         if self._shown is None or text != self._shown:
@@ -48,16 +71,60 @@ class Panel(Static):
             self.update(text, layout=relayout)
 
 
-def metric_line(text: Text, metric: MetricView | None, name: str, width: int) -> None:
-    """One row: title, the current pace (or value), and the total since launch."""
-    title = clean(metric.title if metric else name, limit=max(8, width // 2 - 2))
-    if metric is None:
-        now, total = "-", ""
-    elif metric.is_level:
-        now, total = fmt.with_unit(metric.value, metric.unit), ""
-    else:
-        now, total = fmt.pace(metric.rate), fmt.with_unit(metric.value, metric.unit)
-    right = f"{now:>10} {total:>8}" if total else f"{now:>19}"
-    text.append(f"{title:<{max(1, width - len(right))}}", style="bold")
-    text.append(right)
-    text.append("\n")
+@dataclass(frozen=True, slots=True)
+class MetricRow:
+    level: str
+    title: str
+    now: str
+    """The current pace (12/s) or level (35.0%)."""
+    total: str = ""
+    """Since launch, for counts and sums."""
+
+
+def metric_rows(snapshot: Snapshot, names: Sequence[str]) -> list[MetricRow]:
+    """One row per metric, the rates in one unit for the whole column (chosen by the counts:
+    money per second is another quantity, shown in the same unit)."""
+    views = [snapshot.metric(name) for name in names]
+    unit = fmt.rate_unit(v.rate for v in views if v is not None and not v.is_level and v.unit != "currency")
+    rows = []
+    for name, view in zip(names, views, strict=True):
+        if view is None:
+            rows.append(MetricRow("", clean(name), fmt.NO_DATA))
+            continue
+        value = fmt.with_unit(view.value, view.unit, snapshot.currency)
+        if view.is_level:
+            rows.append(MetricRow(view.level, clean(view.title), value))
+        else:
+            currency = snapshot.currency if view.unit == "currency" else None
+            rows.append(MetricRow(view.level, clean(view.title), fmt.rate(view.rate, unit, currency), value))
+    return rows
+
+
+class RowLayout:
+    """Column widths for a set of metric rows (see the module docstring)."""
+
+    def __init__(self, rows: Sequence[MetricRow], width: int) -> None:
+        self.glyph = len(GLYPH[""]) if any(row.level for row in rows) else 0
+        self.now = max((cell_width(row.now) for row in rows), default=0)
+        self.total = max((cell_width(row.total) for row in rows), default=0)
+        self.title = width - self.glyph - self.now - 1 - (self.total + 1 if self.total else 0)
+        if self.title < MIN_TITLE and self.total:
+            self.total = 0
+            self.title = width - self.glyph - self.now - 1
+
+    def write(self, text: Text, rows: Sequence[MetricRow], palette: dict[str, str]) -> None:
+        for row in rows:
+            tone = palette.get(level_tone(row.level), "")
+            if self.glyph:
+                text.append(GLYPH[row.level if row.level in GLYPH else ""], style=tone)
+            if self.title > 0:
+                text.append(fit(row.title, self.title) + " ", style="bold")
+            text.append(fit(row.now, self.now, ">"), style=tone)
+            if self.total:
+                text.append(" " + fit(row.total, self.total, ">"))
+            text.append("\n")
+
+
+def write_rows(text: Text, rows: Sequence[MetricRow], width: int, palette: dict[str, str]) -> None:
+    """`rows` as lines of `width` cells, in columns of their own."""
+    RowLayout(rows, width).write(text, rows, palette)
