@@ -210,7 +210,7 @@ def test_goals_equal_metric_totals(docs: dict[str, str], room: Path) -> None:
     assert goals["orders"]["met"] is False and goals["orders"]["reached_at"] is None
     assert goals["orders"]["fraction"] == pytest.approx(0.72)
     assert goals["signups"]["actual"] is None
-    assert "| Visits | 2,500 | 2,700 | 108.0% |" in docs["md"]
+    assert "| Visits | 2,500 | 2,700 | 108% |" in docs["md"]
     assert "| Orders | 250 | 180 | 72.0% | not reached | **no** |" in docs["md"]
     metrics = {m["name"]: m for m in json.loads(docs["json"])["metrics"]}
     assert metrics["visits"]["cumulative"] and not metrics["latency_ms"]["cumulative"]

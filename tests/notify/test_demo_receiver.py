@@ -1,7 +1,6 @@
 """The demo's receiver: a file beside the demo's database, so a new user sees notifications
-without any account. DEMO_NOTIFY is the text proposed for warroom/demo_config.toml (used as
-it is once the template has it): on the demo's checkout failure, the storm of five alerts
-is one message, the consequences inhibited by the cause."""
+without any account. On the demo's checkout failure, the storm of five alerts is one
+message, the consequences inhibited by the cause."""
 
 from __future__ import annotations
 
@@ -16,37 +15,11 @@ from warroom.demo import render_config
 from warroom.notify.receivers import Receiver
 from warroom.notify.routing import Notifier
 
-DEMO_NOTIFY = """
-# --------------------------------------------------------------------------- notifications
-
-# Alerts reach people beyond the screen. The demo's receiver writes each notification as a
-# JSON line to notifications.jsonl beside its database (`warroom demo --dir DIR` keeps it:
-# `tail -f DIR/notifications.jsonl`); README, Notifications, has Slack, Feishu/Lark,
-# DingTalk, WeCom, Alertmanager, a webhook and a command.
-[[notify.receivers]]
-name = "desk"
-kind = "file"
-path = "notifications.jsonl"
-
-[[notify.routes]]
-receiver = "desk"
-group_wait = "30s"        # a storm is one message (simulated time, like every duration here)
-group_interval = "2m"
-repeat_interval = "10m"   # again while firing and nobody acknowledged it
-
-# The checkout failure raises errors first; stalled orders, bounces and the ticket flood follow.
-[[notify.inhibit]]
-source = "high_error_rate"
-target = ["orders_stalled", "bounce_rate_high", "ticket_flood"]
-"""
-
 STORM = ["high_error_rate", "orders_stalled", "ticket_flood", "latency_high", "bounce_rate_high"]
 
 
 def demo_config(directory: Path):
     template = resources.files("warroom").joinpath("demo_config.toml").read_text(encoding="utf-8")
-    if "[[notify.receivers]]" not in template:
-        template += DEMO_NOTIFY
     text = render_config(
         template,
         {

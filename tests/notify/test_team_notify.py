@@ -134,3 +134,40 @@ def test_a_recorder_killed_mid_send_the_next_one_sends_that_one_again_and_says_s
     (said,) = [line for line in lines if "was being sent when recorder" in line]
     assert f"(id {again}) was being sent when recorder first@" in said
     assert said.endswith("stopped; sending it again (the receiver may get it twice, with the same id)")
+
+
+def test_the_alerts_tab_shows_each_receivers_deliveries_and_the_inhibited_alerts(tmp_path: Path) -> None:
+    """A receiver that keeps failing is shown failing with its last error, kept inert; one
+    that takes its notifications is shown ok; an inhibited alert stays in the table, saying
+    by which alert."""
+    log = tmp_path / "events.jsonl"
+    append(log, [{"kind": "visit"}] * 5)
+    db = tmp_path / "room.db"
+    hostile = "\x1b[31mdown [red]for[/red] maintenance"
+    settings = '\n[notify]\nretry_backoff = "0.2s"\nretry_max_backoff = "0.5s"\nfailing_after = 2\n'
+    extra = (
+        '\n[[alerts]]\nname = "many_errors"\nexpr = "value(errors) > 0"\nseverity = "warning"\n'
+        '\n[[notify.inhibit]]\nsource = "errors_seen"\ntarget = ["many_errors"]\n'
+    )
+    with Inbox(lambda request: (500, hostile) if request.path == "/pager" else (200, "{}")) as inbox:
+        config = write_config(
+            tmp_path, log, settings + notify_config(("ops", inbox.url), ("pager", inbox.url)) + extra
+        )
+        recorder = start_recorder(config, "rec")
+        screen = None
+        try:
+            assert wait_for_holder(db) is not None
+            screen = Screen(config, "anouk", tmp_path / "anouk")
+            assert screen.shows("events seen", 30), bytes(screen.app.output[-1500:])
+            screen.press("2")
+            append(log, [{"kind": "visit", "err": True}])
+            assert screen.shows("in a row", 20), bytes(screen.app.output[-3000:])
+            assert screen.shows("down [red]for[/red] maintenance", 10)
+            assert screen.shows("inhibited by errors_seen", 10)
+            assert screen.shows("sent 1, last", 10)
+            assert b"\x1b[31mdown" not in screen.app.output
+        finally:
+            if screen is not None:
+                screen.close()
+            stop(recorder)
+    assert {r.path for r in inbox.received} == {"/ops", "/pager"}

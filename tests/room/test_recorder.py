@@ -172,7 +172,7 @@ def test_a_held_write_lock_delays_the_tick_and_loses_nothing(room_dir, recorder,
         assert not pending.done()
         assert recorder.door.status().waiting >= 1
     pending.result(timeout=15)
-    assert [e.text for e in store.log_entries(kinds=["alert"])] == ["high_error_rate firing (value 100.0%)"]
+    assert [e.text for e in store.log_entries(kinds=["alert"])] == ["high_error_rate firing (value 100%)"]
 
 
 def test_acks_silences_and_episodes_come_from_the_room(recorder, store, clock):

@@ -175,3 +175,24 @@ async def test_cjk_labels_keep_their_values(tmp_path):
             shown = lines(app.query_one(TrafficPanel))
             row = next(line for line in shown if "参与" in line)
             assert re.search(r" \d[\d,.]*k?/(s|min) +[\d,.]+k? +│$", row), (width, row)  # rate and total whole
+
+
+async def test_a_queue_longer_than_the_rows_shown_is_counted_whole(tmp_path):
+    """The room sends the most pressing open tickets only; the summary counts every one."""
+    from warroom.widgets.support import MAX_OPEN_ROWS
+
+    room = UiRoom(tmp_path)
+    with room.store() as store:
+        for n in range(MAX_OPEN_ROWS + 20):
+            store.create_ticket(f"Question {n}", "bo", priority="urgent" if n == MAX_OPEN_ROWS + 10 else "low",
+                                at=NOW - 60)
+    app = room.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        panel = app.query_one(SupportPanel)
+        summary = str(panel.query_one("Summary").render())
+        assert f"{MAX_OPEN_ROWS + 20} open" in summary and f"top {MAX_OPEN_ROWS} shown" in summary
+        assert len(panel.table.keys) == MAX_OPEN_ROWS
+        assert panel.tickets[0].subject == f"Question {MAX_OPEN_ROWS + 10}"  # the urgent one, made last

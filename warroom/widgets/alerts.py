@@ -4,7 +4,9 @@ Two modes over the room's snapshot (its `alerts`, already in display order by th
 
 - full (its own tab): a `KeyedTable` keyed by rule name; below it the selected alert's
   detail with its runbook, or the transition history (`h`, values in each rule's unit).
-  Keys act on the alert under the cursor: acknowledge, silence, unsilence.
+  Keys act on the alert under the cursor: acknowledge, silence, unsilence. Between them,
+  when the room sends notifications, each receiver's deliveries (widgets/deliveries.py);
+  an alert whose notifications are inhibited stays in the table, dimmed, saying by which.
 - compact (on the Live tab): every firing alert, one line each, then the pending ones, as
   many as the strip has lines for (more on a taller terminal), with the counts by state in
   its border; no keys.
@@ -56,6 +58,7 @@ from warroom.snapshot import Snapshot
 from warroom.store import AlertEvent
 from warroom.textsafe import clean
 from warroom.views import AlertHistoryQuery
+from warroom.widgets.deliveries import DeliveriesPanel
 from warroom.widgets.alert_forms import AckForm, AckRequest, SilenceForm, SilenceRequest
 from warroom.widgets.messages import Reload, Submit
 from warroom.widgets.panel import Panel
@@ -67,7 +70,7 @@ STATE_LABEL = {NODATA: "no data"}
 STATE_TONE = {FIRING: "crit", PENDING: "warn", NODATA: "warn", RESOLVED: "ok"}
 COLUMNS = (
     ColumnSpec("sev", "Sev", 4, 4),
-    ColumnSpec("state", "State", 6, 17),
+    ColumnSpec("state", "State", 6, 40),
     ColumnSpec("name", "Alert", 10, 32),
     ColumnSpec("age", "For", 5, 7),
     ColumnSpec("value", "Value", 5, 14),
@@ -81,10 +84,12 @@ HOLD = 10.0
 _announced: weakref.WeakKeyDictionary[App, deque[tuple[str, int]]] = weakref.WeakKeyDictionary()
 
 
-def state_text(view: AlertView) -> str:
+def state_text(view: AlertView, inhibited_by: str | None = None) -> str:
     label = STATE_LABEL.get(view.state, view.state)
     if view.no_data and view.state == FIRING:
         label += " (no data)"
+    if inhibited_by is not None:
+        return f"{label}, inhibited by {inhibited_by}"
     if view.silence is not None:
         return f"{label}, silenced"
     if view.ack is not None:
@@ -92,12 +97,15 @@ def state_text(view: AlertView) -> str:
     return label
 
 
-def row_cells(view: AlertView, now: float, palette: dict[str, str]) -> tuple[Cell, ...]:
-    muted = view.silence is not None or view.ack is not None
+def row_cells(
+    view: AlertView, now: float, palette: dict[str, str], inhibited_by: str | None = None
+) -> tuple[Cell, ...]:
+    """An inhibited alert stays in the table, dimmed, with the alert that inhibits it."""
+    muted = view.silence is not None or view.ack is not None or inhibited_by is not None
     state_tone = "muted" if muted else STATE_TONE.get(view.state, "")
     return (
         cell(SEVERITY_SHORT.get(view.severity, view.severity), palette.get(SEVERITY_TONE.get(view.severity, ""), "")),
-        cell(state_text(view), palette.get(state_tone, "")),
+        cell(state_text(view, inhibited_by), palette.get(state_tone, "")),
         cell(clean(view.name, limit=40), "bold" if view.state == FIRING and not muted else ""),
         cell(fmt.ago(max(0.0, now - view.since_at))),
         cell(clean(view.value_text, limit=16)),
@@ -174,6 +182,7 @@ class AlertsPanel(Widget):
             yield Panel("Alerts", id="alerts-compact")
             return
         yield KeyedTable(COLUMNS, id="alerts-table")
+        yield DeliveriesPanel(id="alerts-deliveries")
         detail = VerticalScroll(Static("", id="alerts-detail-text"), id="alerts-detail")
         detail.border_title = "Selected alert"
         yield detail
@@ -237,12 +246,19 @@ class AlertsPanel(Widget):
             self._render_compact(views, now)
             return
         self._update_table(views, now)
+        self.query_one(DeliveriesPanel).show_deliveries(snapshot.deliveries if snapshot is not None else None, now)
         if self._form is not None:
             self._form.alert_changed(self._views.get(self._form.rule))
         if self.show_history:
             self._render_history()
         else:
             self._render_detail(now)
+
+    @property
+    def _inhibited(self) -> dict[str, str]:
+        """rule -> the firing rule that inhibits its notifications."""
+        deliveries = self._snapshot.deliveries if self._snapshot is not None else None
+        return deliveries.inhibited if deliveries is not None else {}
 
     @property
     def rule_count(self) -> int:
@@ -307,7 +323,7 @@ class AlertsPanel(Widget):
     def _cells(self, name: str, now: float, palette: dict[str, str]) -> tuple[Cell, ...]:
         view = self._views.get(name)
         if view is not None:
-            return row_cells(view, now, palette)
+            return row_cells(view, now, palette, self._inhibited.get(name))
         return (
             cell(""),
             cell("ended", palette["muted"]),

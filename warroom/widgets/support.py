@@ -139,7 +139,7 @@ class SupportPanel(RoomTablePanel):
 
     @property
     def room_query(self) -> TicketQuery:
-        return TicketQuery(solved=SOLVED_ROWS)
+        return TicketQuery(solved=SOLVED_ROWS, open=MAX_OPEN_ROWS, now=self.now)
 
     def prepare(self, rows: TicketRows) -> Queue:
         return prepare_queue(rows, self.sla)
@@ -178,7 +178,9 @@ class SupportPanel(RoomTablePanel):
             self.table.update_rows(
                 [(key, self._cells(t, now, palette)) for key, t in zip(keys, shown, strict=True) if key in in_view]
             )
-        self.query_one(Summary).show(self._summary(len(self._pending), palette))
+        metrics = self._queue.metrics
+        open_count = metrics.open if metrics is not None else len(self._pending)
+        self.query_one(Summary).show(self._summary(open_count, palette))
 
     def _cells(self, t: Ticket, now: float, palette: dict[str, str]) -> list[Cell]:
         solved = not t.is_open
