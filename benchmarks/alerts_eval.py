@@ -41,10 +41,11 @@ SECONDS = {"1m": 60, "2m": 120, "5m": 300, "10m": 600}
 
 def build_store(clock, start: float, rng: random.Random) -> MetricsStore:
     store = MetricsStore(
-        [MetricConfig(name=n) for n in COUNTERS]
-        + [MetricConfig(name=n, kind="last", field="v") for n in GAUGES],
-        [RatioConfig(name=r, numerator=COUNTERS[2 * i], denominator=COUNTERS[2 * i + 1], window=300)
-         for i, r in enumerate(RATIOS)],
+        [MetricConfig(name=n) for n in COUNTERS] + [MetricConfig(name=n, kind="last", field="v") for n in GAUGES],
+        [
+            RatioConfig(name=r, numerator=COUNTERS[2 * i], denominator=COUNTERS[2 * i + 1], window=300)
+            for i, r in enumerate(RATIOS)
+        ],
         clock=clock,
     )
     for second in range(int(start) - 3600, int(start)):
@@ -80,15 +81,29 @@ def make_rules(rng: random.Random, count: int = 200) -> list[AlertRuleConfig]:
         else:
             expr = f"(rate({c}, 1m) > 20 or {g} > 850) and not absent({c2}, 5m)"
         severity = ("critical", "warning", "info")[i % 3]
-        rules.append(AlertRuleConfig(name=f"rule_{i:03d}", expr=expr, severity=severity,
-                                     for_=rng.choice([0, 30, 60]), keep_firing_for=rng.choice([0, 60]),
-                                     summary="value {value}"))
+        rules.append(
+            AlertRuleConfig(
+                name=f"rule_{i:03d}",
+                expr=expr,
+                severity=severity,
+                for_=rng.choice([0, 30, 60]),
+                keep_firing_for=rng.choice([0, 60]),
+                summary="value {value}",
+            )
+        )
     return rules
 
 
 # The MetricsStore call behind each function of the expression language (see expr/compiler.py).
-_METHODS = {"value": "value", "age": "age", "absent": "age", "rate": "rate", "per_min": "rate",
-            "sum": "window_sum", "avg": "window_mean"}
+_METHODS = {
+    "value": "value",
+    "age": "age",
+    "absent": "age",
+    "rate": "rate",
+    "per_min": "rate",
+    "sum": "window_sum",
+    "avg": "window_mean",
+}
 
 
 def queries_of(node: Node) -> list[tuple]:
@@ -148,7 +163,7 @@ def measure(ticks: int = 300, seed: int = 7, rule_counts: tuple[int, ...] = (200
         engine = AlertEngine(rules, store, clock=clock, stale=lambda name: False)
         calls = baseline_calls(store, rules)
 
-        def direct() -> None:
+        def direct(calls=calls) -> None:
             for method, call_args in calls:
                 method(*call_args)
 
@@ -159,10 +174,18 @@ def measure(ticks: int = 300, seed: int = 7, rule_counts: tuple[int, ...] = (200
             now[0] += 1.0
             engine_s.append(timed(engine.evaluate))
             direct_s.append(timed(direct))
-        out.append({"rules": count, "metrics": len(COUNTERS) + len(GAUGES), "ticks": ticks,
-                    "queries": len(calls),
-                    "engine_mean_s": statistics.fmean(engine_s), "engine_p99_s": p99(engine_s),
-                    "direct_mean_s": statistics.fmean(direct_s), "direct_p99_s": p99(direct_s)})
+        out.append(
+            {
+                "rules": count,
+                "metrics": len(COUNTERS) + len(GAUGES),
+                "ticks": ticks,
+                "queries": len(calls),
+                "engine_mean_s": statistics.fmean(engine_s),
+                "engine_p99_s": p99(engine_s),
+                "direct_mean_s": statistics.fmean(direct_s),
+                "direct_p99_s": p99(direct_s),
+            }
+        )
     return out
 
 
@@ -183,9 +206,11 @@ def main() -> None:
     engine = AlertEngine(rules, store, clock=clock, stale=lambda name: False)
     compiled = [compile_expr(rule.expr, store) for rule in rules]
     calls = baseline_calls(store, rules)
-    print(f"alerts_eval: {len(rules)} rules over {len(COUNTERS) + len(GAUGES)} metrics "
-          f"(+{len(RATIOS)} ratios), an hour of per-second data (built in {built:.1f} s), "
-          f"{args.ticks} ticks; the rules make {len(calls)} distinct queries")
+    print(
+        f"alerts_eval: {len(rules)} rules over {len(COUNTERS) + len(GAUGES)} metrics "
+        f"(+{len(RATIOS)} ratios), an hour of per-second data (built in {built:.1f} s), "
+        f"{args.ticks} ticks; the rules make {len(calls)} distinct queries"
+    )
 
     def uncached() -> None:
         for condition in compiled:
@@ -214,8 +239,10 @@ def main() -> None:
     states: dict[str, int] = {}
     for name in engine.rule_names():
         states[engine.state(name)] = states.get(engine.state(name), 0) + 1
-    print(f"  rule states after the run: {dict(sorted(states.items()))}; "
-          f"history holds {len(engine.history())} transitions")
+    print(
+        f"  rule states after the run: {dict(sorted(states.items()))}; "
+        f"history holds {len(engine.history())} transitions"
+    )
 
 
 if __name__ == "__main__":

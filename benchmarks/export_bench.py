@@ -40,8 +40,14 @@ def build_big_store(path: Path, entries: int = 10_000, hours: float = 24.0, seed
         store.configure_launch("Big Day", T0)
         for name in ("Maya Chen", "Jonas Weber", "Elif Demir"):
             store.register_operator(name)
-        store.sync_checklist([ChecklistPhaseConfig(name="Run of show", items=[
-            ChecklistItemConfig(title=f"step {i}", owner="ops", due=f"T+{i}h") for i in range(6)])])
+        store.sync_checklist(
+            [
+                ChecklistPhaseConfig(
+                    name="Run of show",
+                    items=[ChecklistItemConfig(title=f"step {i}", owner="ops", due=f"T+{i}h") for i in range(6)],
+                )
+            ]
+        )
         for item in store.checklist()[:4]:
             store.toggle_item(item.id, "Maya Chen", at=T0 + item.position * 3600 + 120)
         totals = dict.fromkeys(TOTALS, 0.0)
@@ -69,21 +75,32 @@ def build_big_store(path: Path, entries: int = 10_000, hours: float = 24.0, seed
             store.record_alert_event(at + 95, rule, "acked", "warning", operator="Jonas Weber", note="on it")
             store.record_alert_event(at + 600, rule, "resolved", "warning", 0.5)
         for k in range(40):
-            ticket = store.create_ticket(f"ticket {k}", "Elif Demir", category=("rewards", "page", "payment")[k % 3],
-                                         priority=("urgent", "high", "normal")[k % 3], at=T0 + k * span / 40)
+            ticket = store.create_ticket(
+                f"ticket {k}",
+                "Elif Demir",
+                category=("rewards", "page", "payment")[k % 3],
+                priority=("urgent", "high", "normal")[k % 3],
+                at=T0 + k * span / 40,
+            )
             if k % 2 == 0:
                 store.solve(ticket.id, "Elif Demir", at=ticket.opened_at + 900)
         existing = store.count_log()
         kinds = [k for k in LOG_KINDS if k != "launch"]
-        logs = [{"kind": kinds[i % len(kinds)], "severity": ("info", "warning", "critical")[i % 3],
-                 "text": f"entry {i}: something happened <{i}> #{i}", "author": "Maya Chen",
-                 "ts": T0 + (i + 0.5) * span / max(1, entries - existing),
-                 "owner": "Sam Okafor" if i % len(kinds) == kinds.index("action") else None,
-                 "starred": i % 10 == 0} for i in range(entries - existing)]
+        logs = [
+            {
+                "kind": kinds[i % len(kinds)],
+                "severity": ("info", "warning", "critical")[i % 3],
+                "text": f"entry {i}: something happened <{i}> #{i}",
+                "author": "Maya Chen",
+                "ts": T0 + (i + 0.5) * span / max(1, entries - existing),
+                "owner": "Sam Okafor" if i % len(kinds) == kinds.index("action") else None,
+                "starred": i % 10 == 0,
+            }
+            for i in range(entries - existing)
+        ]
         for i in range(0, len(logs), 2000):
-            store.add_logs(logs[i:i + 2000])
-        return {"log": store.count_log(), "points": points, "metrics": len(store.metric_names()),
-                "steps": steps + 1}
+            store.add_logs(logs[i : i + 2000])
+        return {"log": store.count_log(), "points": points, "metrics": len(store.metric_names()), "steps": steps + 1}
 
 
 def bare_read(db: Path, out: Path) -> int:
@@ -138,9 +155,21 @@ def run_child(db: Path, out: Path, formats: str, full_timeline: bool = False) ->
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.export_bench", "--child", str(db), str(out), formats,
-         "full" if full_timeline else "default"],
-        check=True, capture_output=True, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.export_bench",
+            "--child",
+            str(db),
+            str(out),
+            formats,
+            "full" if full_timeline else "default",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     elapsed = time.perf_counter() - began
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -150,8 +179,9 @@ def run_child(db: Path, out: Path, formats: str, full_timeline: bool = False) ->
     return result
 
 
-def measure(sizes: tuple[int, ...] = (100_000,), full_timeline: bool = False, hours: float = 24.0,
-            workdir: Path | None = None) -> list[dict]:
+def measure(
+    sizes: tuple[int, ...] = (100_000,), full_timeline: bool = False, hours: float = 24.0, workdir: Path | None = None
+) -> list[dict]:
     """For each size: build a room, then the bare read and the export of all three formats,
     each in its own child process. Rooms are kept in `workdir` when given (built once)."""
     out = []
@@ -166,8 +196,9 @@ def measure(sizes: tuple[int, ...] = (100_000,), full_timeline: bool = False, ho
                 partial.rename(db)
             bare = run_child(db, Path(tmp) / f"bare-{entries}", "bare")
             export = run_child(db, Path(tmp) / f"export-{entries}", ",".join(FORMATS), full_timeline)
-            out.append({"entries": entries, "hours": hours, "full_timeline": full_timeline,
-                        "bare": bare, "export": export})
+            out.append(
+                {"entries": entries, "hours": hours, "full_timeline": full_timeline, "bare": bare, "export": export}
+            )
     return out
 
 
@@ -176,8 +207,11 @@ def main(argv: list[str] | None = None) -> None:
     import sys
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--entries", default="10000,100000",
-                        help="comma-separated log sizes (default %(default)s; 1000000 takes minutes)")
+    parser.add_argument(
+        "--entries",
+        default="10000,100000",
+        help="comma-separated log sizes (default %(default)s; 1000000 takes minutes)",
+    )
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--full-timeline", action="store_true", help="list every entry in md and html")
     parser.add_argument("--keep", help="directory to keep the built rooms in, reused next time")
@@ -191,12 +225,19 @@ def main(argv: list[str] | None = None) -> None:
     keep = Path(args.keep) if args.keep else None
     for r in measure(sizes, args.full_timeline, args.hours, keep):
         b, e = r["bare"], r["export"]
-        print(f"{r['entries']:>9,} log entries, {r['hours']:g} h of history"
-              f"{' (full timeline)' if r['full_timeline'] else ''}:", file=sys.stdout)
-        print(f"  export md+html+json: {e['wall_s']:7.2f} s, CPU {e['cpu_s']:6.2f} s, "
-              f"peak RSS {e['peak_rss_mib']:7.1f} MiB, {e['bytes'] / 1e6:6.1f} MB written")
-        print(f"  bare read + orjson:  {b['wall_s']:7.2f} s, CPU {b['cpu_s']:6.2f} s, "
-              f"peak RSS {b['peak_rss_mib']:7.1f} MiB, {b['bytes'] / 1e6:6.1f} MB written")
+        print(
+            f"{r['entries']:>9,} log entries, {r['hours']:g} h of history"
+            f"{' (full timeline)' if r['full_timeline'] else ''}:",
+            file=sys.stdout,
+        )
+        print(
+            f"  export md+html+json: {e['wall_s']:7.2f} s, CPU {e['cpu_s']:6.2f} s, "
+            f"peak RSS {e['peak_rss_mib']:7.1f} MiB, {e['bytes'] / 1e6:6.1f} MB written"
+        )
+        print(
+            f"  bare read + orjson:  {b['wall_s']:7.2f} s, CPU {b['cpu_s']:6.2f} s, "
+            f"peak RSS {b['peak_rss_mib']:7.1f} MiB, {b['bytes'] / 1e6:6.1f} MB written"
+        )
         print(f"  ratio CPU {e['cpu_s'] / b['cpu_s']:.1f}x, peak RSS {e['peak_rss_mib'] / b['peak_rss_mib']:.1f}x")
 
 

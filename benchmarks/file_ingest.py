@@ -176,7 +176,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000, help="records to write (default 1,000,000)")
     parser.add_argument(
-        "--tracemalloc-records", type=int, default=200_000,
+        "--tracemalloc-records",
+        type=int,
+        default=200_000,
         help="records for the separate tracemalloc pass (0: skip; default 200,000)",
     )
     args = parser.parse_args(argv)
@@ -213,8 +215,10 @@ def main(argv: list[str] | None = None) -> None:
             count, _ = asyncio.run(through_source(config, sample, with_pipeline=True))
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-            print(f"tracemalloc peak of the ingest phase: {peak / 2**20:.1f} MiB "
-                  f"(separate untimed pass over the first {count:,} records)")
+            print(
+                f"tracemalloc peak of the ingest phase: {peak / 2**20:.1f} MiB "
+                f"(separate untimed pass over the first {count:,} records)"
+            )
 
 
 if __name__ == "__main__":

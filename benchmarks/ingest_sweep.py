@@ -58,9 +58,16 @@ def make_batches(records: int, kinds: int, now: float, seed: int = 7) -> list[li
     rng = random.Random(seed)
     batches, batch = [], []
     for i in range(records):
-        batch.append({"ts": round(now - 1 + (i % BATCH) / BATCH, 3), "kind": f"k{rng.randrange(kinds)}",
-                      "channel": rng.choice(CHANNELS), "status": 200 if rng.random() > 0.02 else 502,
-                      "latency_ms": round(rng.lognormvariate(3.5, 0.5), 1), "amount": rng.randint(1, 90)})
+        batch.append(
+            {
+                "ts": round(now - 1 + (i % BATCH) / BATCH, 3),
+                "kind": f"k{rng.randrange(kinds)}",
+                "channel": rng.choice(CHANNELS),
+                "status": 200 if rng.random() > 0.02 else 502,
+                "latency_ms": round(rng.lognormvariate(3.5, 0.5), 1),
+                "amount": rng.randint(1, 90),
+            }
+        )
         if len(batch) == BATCH:
             batches.append(batch)
             batch = []
@@ -88,8 +95,16 @@ def measure(sizes: tuple[int, ...] = (10, 100, 500), records: int = 50_000, runs
         for _ in range(runs):
             for index_filters in (True, False):
                 best[index_filters] = min(best[index_filters], fold(config, batches, now, index_filters))
-        out.append({"metrics": size, "kinds": kinds, "records": records, "batch": BATCH,
-                    "indexed_per_s": records / best[True], "plain_per_s": records / best[False]})
+        out.append(
+            {
+                "metrics": size,
+                "kinds": kinds,
+                "records": records,
+                "batch": BATCH,
+                "indexed_per_s": records / best[True],
+                "plain_per_s": records / best[False],
+            }
+        )
     return out
 
 
@@ -102,9 +117,11 @@ def main(argv: list[str] | None = None) -> None:
     sizes = tuple(int(n) for n in args.metrics.split(","))
     print(f"ingest, {args.records:,} records in batches of {BATCH}, best of {args.runs}")
     for r in measure(sizes, args.records, args.runs):
-        print(f"  {r['metrics']:>4} metrics ({r['kinds']} kinds):  indexed {r['indexed_per_s']:>10,.0f} records/s"
-              f"   every filter {r['plain_per_s']:>10,.0f} records/s"
-              f"   ratio {r['indexed_per_s'] / r['plain_per_s']:.2f}x")
+        print(
+            f"  {r['metrics']:>4} metrics ({r['kinds']} kinds):  indexed {r['indexed_per_s']:>10,.0f} records/s"
+            f"   every filter {r['plain_per_s']:>10,.0f} records/s"
+            f"   ratio {r['indexed_per_s'] / r['plain_per_s']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

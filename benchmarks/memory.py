@@ -43,9 +43,15 @@ def _template() -> bytes:
     kinds = ["visit"] * 14 + ["register"] * 4 + ["order"] * 2
     lines = []
     for i in range(BLOCK):
-        record = {"ts": 0, "kind": kinds[i % len(kinds)], "channel": channels[i % len(channels)],
-                  "path": paths[i % len(paths)], "status": 200 if i % 50 else 502,
-                  "latency_ms": 20.5 + i % 97, "user": f"u{i:07d}"}
+        record = {
+            "ts": 0,
+            "kind": kinds[i % len(kinds)],
+            "channel": channels[i % len(channels)],
+            "path": paths[i % len(paths)],
+            "status": 200 if i % 50 else 502,
+            "latency_ms": 20.5 + i % 97,
+            "user": f"u{i:07d}",
+        }
         lines.append(orjson.dumps(record).replace(b'"ts":0', b'"ts":' + TS_PLACEHOLDER))
     return b"\n".join(lines) + b"\n"
 
@@ -84,8 +90,7 @@ async def _child(checkpoints: list[int]) -> list[dict]:
                     written += BLOCK
                 while consumed() < target:
                     await asyncio.sleep(0.002)
-                results.append({"records": consumed(), "rss_mib": rss_mib(),
-                                "seconds": time.perf_counter() - started})
+                results.append({"records": consumed(), "rss_mib": rss_mib(), "seconds": time.perf_counter() - started})
         finally:
             os.close(fd)
             task.cancel()
@@ -105,7 +110,10 @@ def measure(checkpoints: tuple[int, ...] = (1_000_000, 10_000_000)) -> list[dict
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.memory", "--child", ",".join(map(str, checkpoints))],
-        check=True, capture_output=True, text=True, env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -119,8 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(asyncio.run(_child([int(n) for n in args.child.split(",")]))))
         return
     for point in measure(tuple(int(n) for n in args.records.split(","))):
-        print(f"  after {point['records']:>12,} records: RSS {point['rss_mib']:6.1f} MiB"
-              f"  ({point['seconds']:.1f} s)")
+        print(f"  after {point['records']:>12,} records: RSS {point['rss_mib']:6.1f} MiB  ({point['seconds']:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -29,17 +29,30 @@ from warroom.config import Config, FileSourceConfig, MetricConfig
 from warroom.parsers import _NGINX_PLAIN
 
 SOURCE = "web"
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
     "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
 ]
-REFERERS = ["-", "-", "https://www.google.com/", "https://l.facebook.com/", "https://t.co/abc",
-            "https://shop.example.com/launch"]
+REFERERS = [
+    "-",
+    "-",
+    "https://www.google.com/",
+    "https://l.facebook.com/",
+    "https://t.co/abc",
+    "https://shop.example.com/launch",
+]
 TARGETS = [
-    "/launch?utm_source=push&utm_campaign=spring_drop", "/launch?utm_source=email", "/launch",
-    "/launch", "/static/app.js", "/static/app.css", "/api/cart", "/api/register", "/checkout",
+    "/launch?utm_source=push&utm_campaign=spring_drop",
+    "/launch?utm_source=email",
+    "/launch",
+    "/launch",
+    "/static/app.js",
+    "/static/app.css",
+    "/api/cart",
+    "/api/register",
+    "/checkout",
 ]
 
 
@@ -51,7 +64,8 @@ def write_file(path: str, count: int) -> int:
         block: list[str] = []
         for i in range(count):
             t = time.gmtime(start + i // per_second)
-            stamp = f"{t.tm_mday:02d}/{MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+            day = f"{t.tm_mday:02d}/{MONTHS[t.tm_mon - 1]}/{t.tm_year}"
+            stamp = f"{day}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
             status = 200 if rng.random() > 0.02 else rng.choice((404, 500, 502))
             block.append(
                 f'198.51.100.{rng.randint(1, 254)} - - [{stamp}] "GET {rng.choice(TARGETS)} HTTP/1.1" '
@@ -67,11 +81,9 @@ def write_file(path: str, count: int) -> int:
 
 
 def bench_config(path: str) -> Config:
-    source = FileSourceConfig(kind="file", name=SOURCE, path=path, format="nginx", from_start=True,
-                              poll_interval=0.01)
+    source = FileSourceConfig(kind="file", name=SOURCE, path=path, format="nginx", from_start=True, poll_interval=0.01)
     metrics = [
-        MetricConfig(name="visits", source=SOURCE, where={"path": {"regex": r"^/launch(\?|$)"}},
-                     split_by="channel"),
+        MetricConfig(name="visits", source=SOURCE, where={"path": {"regex": r"^/launch(\?|$)"}}, split_by="channel"),
         MetricConfig(name="requests", source=SOURCE),
         MetricConfig(name="errors", source=SOURCE, where={"status": {"gte": 500}}),
         MetricConfig(name="request_time", source=SOURCE, kind="sum", field="request_time", unit="s"),
@@ -95,9 +107,19 @@ def baseline(path: str) -> tuple[int, float]:
             if ts is None:
                 ts = times[stamp] = datetime.strptime(stamp, "%d/%b/%Y:%H:%M:%S %z").timestamp()
             method, path_, protocol = request.split(" ")
-            record = {"remote_addr": addr, "remote_user": user, "ts": ts, "method": method, "path": path_,
-                      "protocol": protocol, "status": int(status), "bytes": int(size), "referer": referer,
-                      "user_agent": agent, "request_time": float(rest)}
+            record = {
+                "remote_addr": addr,
+                "remote_user": user,
+                "ts": ts,
+                "method": method,
+                "path": path_,
+                "protocol": protocol,
+                "status": int(status),
+                "bytes": int(size),
+                "referer": referer,
+                "user_agent": agent,
+                "request_time": float(rest),
+            }
             count += record["status"] > 0
     return count, time.perf_counter() - start
 

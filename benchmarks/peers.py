@@ -115,13 +115,25 @@ def rows(row_type, lines: int = 2_000_000, runs: int = 2) -> list:
     out = []
     for peer, label in (("lnav", "lnav SQL over access_log"), ("goaccess", "goaccess JSON report")):
         if "skipped" in tools[peer]:
-            out.append(row_type(f"peers: warroom vs {peer} (skipped)", float("nan"), "lines/CPU-s",
-                                settings=tools[peer]["skipped"]))
+            out.append(
+                row_type(
+                    f"peers: warroom vs {peer} (skipped)", float("nan"), "lines/CPU-s", settings=tools[peer]["skipped"]
+                )
+            )
             continue
         target = "reach lnav per CPU-second" if peer == "lnav" else ""
-        out.append(row_type(f"peers: warroom nginx end to end vs {peer}", ours, "lines/CPU-s",
-                            tools[peer]["lines_per_cpu_s"], label, target,
-                            ours >= tools[peer]["lines_per_cpu_s"] if peer == "lnav" else None, settings))
+        out.append(
+            row_type(
+                f"peers: warroom nginx end to end vs {peer}",
+                ours,
+                "lines/CPU-s",
+                tools[peer]["lines_per_cpu_s"],
+                label,
+                target,
+                ours >= tools[peer]["lines_per_cpu_s"] if peer == "lnav" else None,
+                settings,
+            )
+        )
     return out
 
 
@@ -150,8 +162,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {name:<9} skipped: {result['skipped']}")
             continue
         ratio = f"   warroom / {name}: {ours / result['lines_per_cpu_s']:.2f}x" if name != "warroom" else ""
-        print(f"  {name:<9} {result['lines_per_cpu_s']:>10,.0f} lines per CPU-second "
-              f"({result['cpu_s']:.2f} s CPU, {result['wall_s']:.2f} s wall){ratio}")
+        print(
+            f"  {name:<9} {result['lines_per_cpu_s']:>10,.0f} lines per CPU-second "
+            f"({result['cpu_s']:.2f} s CPU, {result['wall_s']:.2f} s wall){ratio}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,9 @@ class Terminal:
         self._reader.start()
 
     @classmethod
-    def spawn(cls, argv: list[str], cols: int, rows: int, env: dict[str, str] | None = None,
-              cwd: str | Path | None = None) -> Terminal:
+    def spawn(
+        cls, argv: list[str], cols: int, rows: int, env: dict[str, str] | None = None, cwd: str | Path | None = None
+    ) -> Terminal:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         child_env = dict(os.environ)
@@ -64,8 +65,15 @@ class Terminal:
 
         started = time.perf_counter()
         process = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, env=child_env, cwd=cwd,
-            start_new_session=True, preexec_fn=controlling_tty, close_fds=True,
+            argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=child_env,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=controlling_tty,
+            close_fds=True,
         )
         os.close(slave)
         return cls(process, master, started)
@@ -111,7 +119,7 @@ class Terminal:
                 buffer += data
                 if needle in buffer:
                     return t
-                buffer = buffer[-len(needle):]
+                buffer = buffer[-len(needle) :]
             if self.process.poll() is not None and not fresh:
                 return None
             time.sleep(0.005)

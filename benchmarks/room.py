@@ -65,8 +65,10 @@ def _commands(location: RoomLocation, count: int, queued: bool) -> float:
     try:
         started = time.perf_counter()
         if queued:
-            futures = [door.submit(AddLogEntry(operator="bench", log_kind="note", severity="info", text=f"n{n}"))
-                       for n in range(count)]
+            futures = [
+                door.submit(AddLogEntry(operator="bench", log_kind="note", severity="info", text=f"n{n}"))
+                for n in range(count)
+            ]
             for future in futures:
                 future.result()
         else:
@@ -87,8 +89,9 @@ def _direct(location: RoomLocation, count: int) -> float:
 
 def _heard(location: RoomLocation, where: str, count: int) -> list[float]:
     """Seconds from each commit to a listener in another process hearing it."""
-    listener = subprocess.Popen([sys.executable, "-c", LISTENER, where], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
+    listener = subprocess.Popen(
+        [sys.executable, "-c", LISTENER, where], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert listener.stdout is not None and listener.stdin is not None
         while listener.stdout.readline().strip() != "ready":
@@ -116,11 +119,15 @@ def _on_screen(location: RoomLocation, directory: Path, count: int) -> list[floa
     from benchmarks.pty_harness import Terminal, warroom_argv
 
     config = directory / ("screen-pg.toml" if location.url else "screen-sqlite.toml")
-    room = (f'url = "{location.url}"\nname = "{location.name}"\n' if location.url
-            else f'db = "{location.db_path}"\n')
-    config.write_text(f"[launch]\nname = \"Bench\"\n\n[room]\n{room}")
-    term = Terminal.spawn(warroom_argv("--config", str(config), "--no-recorder", "--operator", "watcher"),
-                          120, 40, cwd=directory, env={"XDG_STATE_HOME": str(directory)})
+    room = f'url = "{location.url}"\nname = "{location.name}"\n' if location.url else f'db = "{location.db_path}"\n'
+    config.write_text(f'[launch]\nname = "Bench"\n\n[room]\n{room}')
+    term = Terminal.spawn(
+        warroom_argv("--config", str(config), "--no-recorder", "--operator", "watcher"),
+        120,
+        40,
+        cwd=directory,
+        env={"XDG_STATE_HOME": str(directory)},
+    )
     door = Door(location)
     door.open()
     try:
@@ -173,23 +180,37 @@ def queue_sizes(directory: Path, sizes: tuple[int, ...] = (100, 10_000, 50_000))
     from warroom.config import SlaConfig
     from warroom.tickets import validate_ticket_record
 
-    sla = {"urgent": SlaConfig(respond=900, resolve=7200), "high": SlaConfig(respond=1800, resolve=14400),
-           "normal": SlaConfig(respond=7200, resolve=86400), "low": SlaConfig(respond=28800, resolve=259200)}
+    sla = {
+        "urgent": SlaConfig(respond=900, resolve=7200),
+        "high": SlaConfig(respond=1800, resolve=14400),
+        "normal": SlaConfig(respond=7200, resolve=86400),
+        "low": SlaConfig(respond=28800, resolve=259200),
+    }
     now = time.time()
     results = {}
     for size in sizes:
         with RoomStore(directory / f"queue-{size}.db") as store:
             store.configure_sla(sla)
-            records = [validate_ticket_record({"id": f"T{n}", "subject": "reward not received",
-                                               "priority": ("urgent", "high", "normal", "low")[n % 4],
-                                               "opened_at": now - 60}) for n in range(size)]
+            records = [
+                validate_ticket_record(
+                    {
+                        "id": f"T{n}",
+                        "subject": "reward not received",
+                        "priority": ("urgent", "high", "normal", "low")[n % 4],
+                        "opened_at": now - 60,
+                    }
+                )
+                for n in range(size)
+            ]
             for start in range(0, size, 5000):
-                store.upsert_tickets(records[start:start + 5000], "desk", now)
+                store.upsert_tickets(records[start : start + 5000], "desk", now)
             store.check_sla(now, sla)
             timings = {}
-            for name, job in (("sweep_ms", lambda: store.check_sla(now, sla)),
-                              ("figures_ms", store.ticket_metrics),
-                              ("pressing_ms", lambda: store.pressing_tickets(now, 500))):
+            for name, job in (
+                ("sweep_ms", lambda: store.check_sla(now, sla)),
+                ("figures_ms", store.ticket_metrics),
+                ("pressing_ms", lambda: store.pressing_tickets(now, 500)),
+            ):
                 runs = []
                 for _ in range(5):
                     started = time.perf_counter()
@@ -219,8 +240,9 @@ def backends(directory: Path) -> list[tuple[str, RoomLocation, str, Any]]:
 def run(quick: bool = False) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="warroom-bench-room-") as tmp:
-        results["queue"] = {str(k): v for k, v in queue_sizes(Path(tmp), (100, 10_000) if quick else
-                                                                 (100, 10_000, 50_000)).items()}
+        results["queue"] = {
+            str(k): v for k, v in queue_sizes(Path(tmp), (100, 10_000) if quick else (100, 10_000, 50_000)).items()
+        }
         for name, location, where, cluster in backends(Path(tmp)):
             try:
                 results[name] = measure(location, where, quick, Path(tmp))

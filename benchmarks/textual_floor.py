@@ -36,7 +36,7 @@ class Floor(App):
 
     def _text(self) -> str:
         lines = [f"WARROOM floor  {time.time():.3f}"]
-        lines += [FILLER[i % 40:][: max(1, self.size.width - 1)] for i in range(max(1, self.size.height - 1))]
+        lines += [FILLER[i % 40 :][: max(1, self.size.width - 1)] for i in range(max(1, self.size.height - 1))]
         return "\n".join(lines)
 
     def _tick(self) -> None:

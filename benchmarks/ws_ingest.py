@@ -52,9 +52,13 @@ def _frame(payload: bytes) -> bytes:
 def _records(count: int, start: int = 0) -> list[dict]:
     now = time.time()
     return [
-        {"ts": round(now - 1 + (i % 1000) / 1000, 3), "kind": KINDS[i % len(KINDS)],
-         "channel": CHANNELS[i % len(CHANNELS)], "status": 200 if i % 50 else 502,
-         "latency_ms": 20.0 + i % 97}
+        {
+            "ts": round(now - 1 + (i % 1000) / 1000, 3),
+            "kind": KINDS[i % len(KINDS)],
+            "channel": CHANNELS[i % len(CHANNELS)],
+            "status": 200 if i % 50 else 502,
+            "latency_ms": 20.0 + i % 97,
+        }
         for i in range(start, start + count)
     ]
 
@@ -90,8 +94,12 @@ class FeedServer:
         env = dict(os.environ)
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-        self.process = subprocess.Popen([sys.executable, "-m", "benchmarks.ws_ingest", "--serve"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.ws_ingest", "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
         self.port = int(self.process.stdout.readline())
         return self
 
@@ -182,13 +190,15 @@ def measure(messages: int = 200_000, records: int = 1_000_000, runs: int = 3) ->
                         seconds = runner.run(through_source(url, messages, with_pipeline))
                     name = f"single_{key}_uvloop"
                     best[name] = min(best.get(name, float("inf")), seconds)
-            for mode, frames, per_frame, total in (("single", messages, 1, messages),
-                                                   ("batched", records // BATCH, BATCH, records)):
+            for mode, frames, per_frame, total in (
+                ("single", messages, 1, messages),
+                ("batched", records // BATCH, BATCH, records),
+            ):
                 url = server.url(frames, per_frame)
                 for key, run in (
-                    ("bare", lambda: bare_client(url, total)),
-                    ("source", lambda: through_source(url, total, False)),
-                    ("pipeline", lambda: through_source(url, total, True)),
+                    ("bare", lambda url=url, total=total: bare_client(url, total)),
+                    ("source", lambda url=url, total=total: through_source(url, total, False)),
+                    ("pipeline", lambda url=url, total=total: through_source(url, total, True)),
                 ):
                     seconds = asyncio.run(run())
                     name = f"{mode}_{key}"

@@ -68,8 +68,10 @@ class Cluster:
         return done
 
     def start(self) -> None:
-        options = (f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c max_connections=200")
+        options = (
+            f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c max_connections=200"
+        )
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.tmp / "server.log"), "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:

@@ -38,8 +38,9 @@ class Room:
             clock=clock,
         )
         self.stale = stale if stale is not None else set()
-        self.engine = AlertEngine(list(rules), self.store, clock=clock,
-                                  stale=lambda name: name in self.stale, **engine_args)
+        self.engine = AlertEngine(
+            list(rules), self.store, clock=clock, stale=lambda name: name in self.stale, **engine_args
+        )
 
     def latency(self, value: float) -> None:
         self.store.add("latency_ms", self.now[0], value, 1)
@@ -147,7 +148,13 @@ def test_ack_and_its_clearing_on_resolve():
         room.engine.ack("slow", "  ")
     acked = room.engine.ack("slow", "ana", "looking at the db")
     assert (acked.event, acked.operator, acked.note, acked.from_state, acked.to_state, acked.value) == (
-        "acked", "ana", "looking at the db", FIRING, FIRING, 900)
+        "acked",
+        "ana",
+        "looking at the db",
+        FIRING,
+        FIRING,
+        900,
+    )
     view = room.engine.alerts()[0]
     assert view.ack.operator == "ana" and view.ack.at == T0 + 1.5 and view.ack.note == "looking at the db"
     assert room.engine.history(1) == [acked]
@@ -181,22 +188,31 @@ def test_silence_matchers_comment_and_expiry():
     assert silence.until == T0 + 600
     history = engine.history()
     assert [(t.rule, t.event, t.operator, t.note) for t in history] == [
-        ("slow_critical", "silenced", "ana", "db failover planned")]
+        ("slow_critical", "silenced", "ana", "db failover planned")
+    ]
     room.store.add("orders", T0 - 120, 1, 1)
     room.latency(3000)
     tick = room.tick()
-    assert room.events(tick) == [("slow_critical", "silenced"), ("slow", "firing"),
-                                 ("slow_critical", "firing"), ("no_orders", "firing")]
+    assert room.events(tick) == [
+        ("slow_critical", "silenced"),
+        ("slow", "firing"),
+        ("slow_critical", "firing"),
+        ("no_orders", "firing"),
+    ]
     assert [t.rule for t in engine.newly_firing_critical(tick)] == ["no_orders"]
     assert [(v.name, v.silence is not None) for v in engine.alerts()] == [
-        ("no_orders", False), ("slow", False), ("slow_critical", True)]
+        ("no_orders", False),
+        ("slow", False),
+        ("slow_critical", True),
+    ]
     room.latency(3000)
     for _ in range(598):
         assert room.tick() == []
     room.latency(3000)
     expired = room.tick()  # T0 + 600
     assert [(t.rule, t.event, t.note, t.to_state) for t in expired] == [
-        ("slow_critical", "unsilenced", "silence expired", FIRING)]
+        ("slow_critical", "unsilenced", "silence expired", FIRING)
+    ]
     assert engine.silences() == []
     assert all(v.silence is None for v in engine.alerts())
 
@@ -208,14 +224,17 @@ def test_unsilence_by_id_and_overlapping_silences():
     second = engine.silence({"name": "slow", "severity": "warn*"}, 3600, "also", "bo")
     room.latency(100)
     assert [(t.rule, t.event) for t in reversed(engine.history())] == [("slow", "silenced"), ("slower", "silenced")]
-    assert engine.unsilence(first.id, "bo") == [
-        engine.history(1)[0]]  # slow is still covered by the second silence
+    assert engine.unsilence(first.id, "bo") == [engine.history(1)[0]]  # slow is still covered by the second silence
     assert engine.history(1)[0].rule == "slower" and engine.history(1)[0].event == "unsilenced"
     assert [t.rule for t in engine.unsilence(second.id, "bo")] == ["slow"]
     with pytest.raises(ValueError, match="no active silence"):
         engine.unsilence(second.id, "bo")
-    assert room.events(room.tick()) == [("slow", "silenced"), ("slower", "silenced"),
-                                        ("slower", "unsilenced"), ("slow", "unsilenced")]
+    assert room.events(room.tick()) == [
+        ("slow", "silenced"),
+        ("slower", "silenced"),
+        ("slower", "unsilenced"),
+        ("slow", "unsilenced"),
+    ]
 
 
 def test_parse_matcher():
@@ -292,8 +311,10 @@ def test_division_by_zero_does_not_fire():
 
 
 def test_absent_fires_when_the_source_goes_stale():
-    room = Room(rule("orders_feed", "absent(orders, 5m)", severity="critical",
-                     summary="no orders for {value} s"), stale={"orders"})
+    room = Room(
+        rule("orders_feed", "absent(orders, 5m)", severity="critical", summary="no orders for {value} s"),
+        stale={"orders"},
+    )
     room.store.add("orders", T0, 1, 1)
     assert room.tick() == []
     room.now[0] += 297
@@ -310,8 +331,7 @@ def test_a_rule_that_raises_shows_no_data_and_the_others_run(monkeypatch):
         raise RuntimeError("bug")
 
     monkeypatch.setattr(room.store, "window_sum", boom)
-    room.engine = AlertEngine([rule("broken", "sum(orders, 1m) > 0"), rule()], room.store,
-                              clock=lambda: room.now[0])
+    room.engine = AlertEngine([rule("broken", "sum(orders, 1m) > 0"), rule()], room.store, clock=lambda: room.now[0])
     room.latency(900)
     assert [(t.rule, t.to_state) for t in room.tick()] == [("broken", NODATA), ("slow", FIRING)]
 
@@ -324,8 +344,9 @@ def test_unknown_metric_and_bad_expression_are_config_errors():
         Room(rule("a", "visitors > 1 and rate(clicks, 1m) > 0"), rule("b", "orders > 1"))
     message = str(caught.value)
     assert "alert rule 'a'" in message and "'clicks', 'visitors'" in message and "known:" in message
-    bad = AlertRuleConfig.model_construct(name="c", expr="orders >", for_=0.0, keep_firing_for=0.0,
-                                          severity="info", summary="", labels={}, runbook="")
+    bad = AlertRuleConfig.model_construct(
+        name="c", expr="orders >", for_=0.0, keep_firing_for=0.0, severity="info", summary="", labels={}, runbook=""
+    )
     with pytest.raises(ValueError, match="alert rule 'c': expected a number.* column 9"):
         Room(bad)
     with pytest.raises(ValueError, match="duplicate"):
@@ -368,8 +389,10 @@ def test_alerts_sorted_for_the_panel():
 
 
 def test_bell_rings_once_per_alert():
-    room = Room(rule("down", "latency_ms > 800", severity="critical", keep_firing_for=5),
-                rule("warn", "latency_ms > 800", severity="warning"))
+    room = Room(
+        rule("down", "latency_ms > 800", severity="critical", keep_firing_for=5),
+        rule("warn", "latency_ms > 800", severity="warning"),
+    )
     rings = []
     for second in range(60):
         room.latency(900 if second < 20 or second > 40 else 100)

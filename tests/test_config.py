@@ -41,20 +41,25 @@ def test_example_config_is_valid(monkeypatch):
 
 
 def test_every_problem_has_file_line_and_field():
-    text = MINIMAL + """
+    text = (
+        MINIMAL
+        + """
 [[sources]]
 name = "feed"
 kind = "websocket"
 url = "http://wrong-scheme"
 colour = "blue"
 """
+    )
     problems = problems_of(text)
     assert "room.toml:15 sources[1].url: expected a ws:// or wss:// address" in problems[0]
     assert problems[1] == "room.toml:16 sources[1].colour: unknown setting (check the spelling)"
 
 
 def test_references_to_unknown_names_are_located():
-    text = MINIMAL + """
+    text = (
+        MINIMAL
+        + """
 [[ratios]]
 name = "conv"
 numerator = "orders"
@@ -63,6 +68,7 @@ denominator = "visits"
 [panels.traffic]
 metrics = ["visits", "nope"]
 """
+    )
     problems = problems_of(text)
     assert problems == [
         "room.toml:14 ratios[0].numerator: unknown metric 'orders' (known: visits)",
@@ -146,7 +152,9 @@ def test_locate_finds_nested_tables():
 
 
 def test_alert_rule_errors_are_located():
-    problems = problems_of(MINIMAL + """
+    problems = problems_of(
+        MINIMAL
+        + """
 [[alerts]]
 name = "broken"
 expr = "visits > "
@@ -158,11 +166,14 @@ expr = "rate(vistis, 1m) > 5"
 [[alerts]]
 name = "queue"
 expr = "sla_breaches > 0 or open_tickets > 50"
-""")
+"""
+    )
     assert problems[0].startswith("room.toml:14 alerts[0].expr: expected a number")
     assert problems[1].startswith("room.toml:18 alerts[1].expr: unknown metric 'vistis'")  # in the same run
     assert len(problems) == 2
-    fixed = MINIMAL + """
+    fixed = (
+        MINIMAL
+        + """
 [[alerts]]
 name = "unknown_metric"
 expr = "rate(vistis, 1m) > 5"
@@ -171,6 +182,7 @@ expr = "rate(vistis, 1m) > 5"
 name = "queue"
 expr = "sla_breaches > 0 or open_tickets > 50"
 """
+    )
     assert problems_of(fixed) == [
         "room.toml:14 alerts[0].expr: unknown metric 'vistis' (known: visits, open_tickets, "
         "unassigned_tickets, sla_breaches, median_first_response, median_resolution)"
@@ -178,12 +190,15 @@ expr = "sla_breaches > 0 or open_tickets > 50"
 
 
 def test_structure_and_reference_problems_are_reported_together():
-    problems = problems_of(MINIMAL.replace('source = "web"', 'source = "wbe"') + """
+    problems = problems_of(
+        MINIMAL.replace('source = "web"', 'source = "wbe"')
+        + """
 [[sources]]
 name = "feed"
 kind = "websocket"
 url = "http://wrong-scheme"
-""")
+"""
+    )
     assert any("sources[1].url" in p for p in problems)
     assert any(p.startswith("room.toml:10 metrics[0].source: unknown source 'wbe'") for p in problems)
 
@@ -193,11 +208,15 @@ url = "http://wrong-scheme"
 DEEP = 100_000
 
 
-@pytest.mark.parametrize("value", [
-    "[" * DEEP + "]" * DEEP,
-    "{ a = " * DEEP + "1" + " }" * DEEP,
-    "[" + "{ a = [" * (DEEP // 2) + "1" + "] }" * (DEEP // 2) + "]",
-], ids=["arrays", "inline-tables", "both"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "[" * DEEP + "]" * DEEP,
+        "{ a = " * DEEP + "1" + " }" * DEEP,
+        "[" + "{ a = [" * (DEEP // 2) + "1" + "] }" * (DEEP // 2) + "]",
+    ],
+    ids=["arrays", "inline-tables", "both"],
+)
 def test_deeply_nested_values_are_a_located_error(value):
     (problem,) = problems_of(f'[launch]\nname = "x"\n\n[ui]\nrefresh_hz = {value}\n')
     assert problem == "room.toml:5: not valid here: arrays and inline tables nested deeper than 64 levels"
@@ -223,9 +242,14 @@ def test_syntax_error_at_the_end_of_the_document_is_located():
 
 def test_check_command_on_a_hostile_config_exits_2_without_traceback(tmp_path):
     bad = tmp_path / "deep.toml"
-    bad.write_text('[ui]\nrefresh_hz = ' + "[" * DEEP + "]" * DEEP + "\n")
-    done = subprocess.run([sys.executable, "-m", "warroom", "check", "--config", str(bad)],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    bad.write_text("[ui]\nrefresh_hz = " + "[" * DEEP + "]" * DEEP + "\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "warroom", "check", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert done.returncode == 2
     assert done.stderr.startswith(f"{bad}:2: not valid here: arrays and inline tables nested deeper")
     assert "Traceback" not in done.stderr
@@ -238,8 +262,10 @@ def many_problems(count: int) -> tuple[str, list[str]]:
     expected = []
     for i in range(count):
         kind = i % 4
-        body = [f'name = "m{i}"', ('sourec = "web"', 'source = "nope"', 'kind = "avg"',
-                                   'where = { status = { around = 5 } }')[kind]]
+        body = [
+            f'name = "m{i}"',
+            ('sourec = "web"', 'source = "nope"', 'kind = "avg"', "where = { status = { around = 5 } }")[kind],
+        ]
         parts.append("[[metrics]]\n" + "\n".join(body) + "\n")
         field = ("sourec", "source", "kind", "where")[kind]
         expected.append(f"big.toml:{line + 2} metrics[{i}].{field}")
@@ -262,8 +288,10 @@ def test_four_thousand_problems_are_all_reported_each_at_its_line():
         parse_config(small, "big.toml")
     seconds_1000 = time.perf_counter() - started
     # A figure, not a test of speed: how the time grows with the number of problems.
-    print(f"\nconfig problems: 1,000 in {seconds_1000:.2f} s, 4,000 in {seconds_4000:.2f} s "
-          f"(x{seconds_4000 / seconds_1000:.1f} for 4x the problems)")
+    print(
+        f"\nconfig problems: 1,000 in {seconds_1000:.2f} s, 4,000 in {seconds_4000:.2f} s "
+        f"(x{seconds_4000 / seconds_1000:.1f} for 4x the problems)"
+    )
 
 
 def test_setting_one_sla_keeps_the_defaults_of_the_others():

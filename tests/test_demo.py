@@ -12,10 +12,10 @@ import os
 import re
 import socket
 import time
-from pathlib import Path
 from collections import Counter
 from datetime import datetime
 from importlib import resources
+from pathlib import Path
 
 import httpx
 import orjson
@@ -29,8 +29,8 @@ from warroom.demo.scenario import Scenario, SimClock, nginx_time, phase_of
 
 LAUNCH = 1_795_620_600.0  # 2026-11-25 15:30:00 UTC
 COMBINED = re.compile(
-    r'^(?P<remote_addr>\d{1,3}(?:\.\d{1,3}){3}) - (?P<remote_user>\S+) '
-    r'\[(?P<time_local>\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] '
+    r"^(?P<remote_addr>\d{1,3}(?:\.\d{1,3}){3}) - (?P<remote_user>\S+) "
+    r"\[(?P<time_local>\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "
     r'"(?P<method>[A-Z]+) (?P<path>/\S*) HTTP/1\.[01]" (?P<status>\d{3}) (?P<bytes>\d+) '
     r'"(?P<referer>[^"]*)" "(?P<agent>[^"]*)" (?P<request_time>\d+\.\d{3})$'
 )
@@ -198,8 +198,20 @@ def test_template_parses_with_every_placeholder_filled(tmp_path) -> None:
     assert config.launch.at is not None and config.launch.at.timestamp() == LAUNCH
     assert [s.kind for s in config.sources] == ["websocket", "http", "file"]
     names = config.metric_names()
-    assert {"visits", "participants", "bounce_rate", "error_rate", "registrations", "orders", "revenue",
-            "conversion", "likes", "comments", "shares", "latency_ms"} <= names
+    assert {
+        "visits",
+        "participants",
+        "bounce_rate",
+        "error_rate",
+        "registrations",
+        "orders",
+        "revenue",
+        "conversion",
+        "likes",
+        "comments",
+        "shares",
+        "latency_ms",
+    } <= names
     assert config.panels.conversion.funnel == ["visits", "registrations", "orders"]
     assert {t.metric for t in config.targets} == {"visits", "registrations", "orders", "revenue"}
     alerts = {a.name: a for a in config.alerts}

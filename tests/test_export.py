@@ -27,8 +27,11 @@ from warroom.store import LOG_KINDS, RoomStore
 T0 = 1_800_000_000.0  # launch time
 END = T0 + 3600.0  # the last metric point
 HOSTILE = "# Heading <script>alert(1)</script> \x1b[2J [link](http://x) | a | b |"
-SLA = {"urgent": SlaConfig(respond=900, resolve=7200), "high": SlaConfig(respond=1800, resolve=14400),
-       "normal": SlaConfig(respond=7200, resolve=86400)}
+SLA = {
+    "urgent": SlaConfig(respond=900, resolve=7200),
+    "high": SlaConfig(respond=1800, resolve=14400),
+    "normal": SlaConfig(respond=7200, resolve=86400),
+}
 TARGETS = [("visits", 2500, "Visits"), ("orders", 250, "Orders"), Target("signups", 10)]
 EARLY = T0 - 4 * 3600  # a start that covers the pre-launch checklist work
 
@@ -54,16 +57,24 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Path:
         s.configure_launch("Spring <Drop>", T0)
         for name in ("Maya Chen", "Jonas Weber", "Elif Demir"):
             s.register_operator(name)
-        s.sync_checklist([
-            ChecklistPhaseConfig(name="Pre-launch tests", items=[
-                ChecklistItemConfig(title="Page test", owner="tech", due="T-2h"),
-                ChecklistItemConfig(title="Rewards test", owner="ops", due="T-30m"),
-            ]),
-            ChecklistPhaseConfig(name="Run of show", items=[
-                ChecklistItemConfig(title="Publish the landing page", owner="content", due="T0"),
-                ChecklistItemConfig(title="First status update", owner="lead", due="T+15m"),
-            ]),
-        ])
+        s.sync_checklist(
+            [
+                ChecklistPhaseConfig(
+                    name="Pre-launch tests",
+                    items=[
+                        ChecklistItemConfig(title="Page test", owner="tech", due="T-2h"),
+                        ChecklistItemConfig(title="Rewards test", owner="ops", due="T-30m"),
+                    ],
+                ),
+                ChecklistPhaseConfig(
+                    name="Run of show",
+                    items=[
+                        ChecklistItemConfig(title="Publish the landing page", owner="content", due="T0"),
+                        ChecklistItemConfig(title="First status update", owner="lead", due="T+15m"),
+                    ],
+                ),
+            ]
+        )
         page, rewards, publish, _status = s.checklist()
         s.toggle_item(page.id, "Jonas Weber", at=T0 - 3 * 3600)  # on time
         s.toggle_item(rewards.id, "Sam Okafor", at=T0 - 10 * 60)  # 20 minutes late
@@ -74,8 +85,7 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Path:
         t1 = s.create_ticket("reward not received", "Elif Demir", category="rewards", priority="urgent", at=T0 + 60)
         s.respond(t1.id, "Elif Demir", at=T0 + 300)
         s.solve(t1.id, "Elif Demir", at=T0 + 900)
-        t2 = s.create_ticket("page error <b>bold</b>", "Tom Baker", category="page error", priority="high",
-                             at=T0 + 120)
+        t2 = s.create_ticket("page error <b>bold</b>", "Tom Baker", category="page error", priority="high", at=T0 + 120)
         t3 = s.create_ticket("question about rules", "Tom Baker", category="rules", at=T0 + 200)
         s.respond(t3.id, "Tom Baker", at=T0 + 260)
         s.solve(t3.id, "Tom Baker", at=T0 + 1000)
@@ -83,10 +93,23 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Path:
         # two alert episodes, and a pending that never fired
         s.record_alert_event(T0 + 600, "high_error_rate", "pending", "critical", 0.06)
         s.record_alert_event(T0 + 630, "high_error_rate", "firing", "critical", 0.07)
-        s.record_alert_event(T0 + 700, "high_error_rate", "acked", "critical", operator="Jonas Weber",
-                             note="runbook: switched the landing page to the queue page")
-        s.add_log("note", "warning", "rolled back the CDN config", "Priya Nair", ts=T0 + 800,
-                  alert="high_error_rate", starred=True)
+        s.record_alert_event(
+            T0 + 700,
+            "high_error_rate",
+            "acked",
+            "critical",
+            operator="Jonas Weber",
+            note="runbook: switched the landing page to the queue page",
+        )
+        s.add_log(
+            "note",
+            "warning",
+            "rolled back the CDN config",
+            "Priya Nair",
+            ts=T0 + 800,
+            alert="high_error_rate",
+            starred=True,
+        )
         s.record_alert_event(T0 + 1290, "high_error_rate", "resolved", "critical", 0.01)
         s.record_alert_event(T0 + 1800, "orders_stalled", "firing", "critical")
         s.record_alert_event(T0 + 1923, "orders_stalled", "acked", "critical", operator="Maya Chen")
@@ -94,34 +117,50 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Path:
         s.record_alert_event(T0 + 3000, "latency_high", "pending", "warning", 510)
         s.record_alert_event(T0 + 3030, "latency_high", "resolved", "warning", 320)
         # the log: every kind, some starred, lessons and actions with owners
-        s.add_log("decision", "info", "hold the e-mail until checkout is fixed", "Maya Chen", ts=T0 + 1850,
-                  starred=True)
+        s.add_log(
+            "decision", "info", "hold the e-mail until checkout is fixed", "Maya Chen", ts=T0 + 1850, starred=True
+        )
         s.add_log("source", "warning", "source web is stale: no lines for 30s", "warroom", ts=T0 + 1500)
         s.add_log("room", "warning", "recorder: jonas@ops-2 took over from maya@ops-1", "warroom", ts=T0 + 1550)
-        s.add_log("notify", "info", "notify ops (slack): sent [FIRING:1] Spring Drop: high_error_rate "
-                  "(id 3f2a9c1b7d4e-1)", "notify", ts=T0 + 640)
-        s.add_log("lesson", "info", "stress-test the payment provider, not only our pages", "Jonas Weber",
-                  ts=T0 + 2400, starred=True)
-        s.add_log("action", "info", "add a synthetic checkout probe", "Maya Chen", ts=T0 + 2500,
-                  owner="Sam Okafor")
+        s.add_log(
+            "notify",
+            "info",
+            "notify ops (slack): sent [FIRING:1] Spring Drop: high_error_rate (id 3f2a9c1b7d4e-1)",
+            "notify",
+            ts=T0 + 640,
+        )
+        s.add_log(
+            "lesson",
+            "info",
+            "stress-test the payment provider, not only our pages",
+            "Jonas Weber",
+            ts=T0 + 2400,
+            starred=True,
+        )
+        s.add_log("action", "info", "add a synthetic checkout probe", "Maya Chen", ts=T0 + 2500, owner="Sam Okafor")
         s.add_log("action", "info", "write the queue-page runbook", "Jonas Weber", ts=T0 + 2550)
         s.add_log("note", "info", HOSTILE, "Lucia \x1b]0;pwned\x07 Romero", ts=T0 + 2700)
-        s.add_log("note", "info", "AT&T *bold* _it_ `code` 1. item\n- second line\ttab \x9b31m", "Tom Baker",
-                  ts=T0 + 2800)
+        s.add_log(
+            "note", "info", "AT&T *bold* _it_ `code` 1. item\n- second line\ttab \x9b31m", "Tom Baker", ts=T0 + 2800
+        )
         # an hour of history every 10 s: visits and orders running totals, a gauge, a ratio
         points = []
         for n in range(361):
             ts = T0 + n * 10
-            points += [(ts, "visits", visits_at(n)), (ts, "orders", float(n // 2)),
-                       (ts, "latency_ms", 300.0 + (250 if 180 <= n < 200 else 0) + n % 7),
-                       (ts, "bounce_rate", 0.4 + (n % 10) / 100)]
+            points += [
+                (ts, "visits", visits_at(n)),
+                (ts, "orders", float(n // 2)),
+                (ts, "latency_ms", 300.0 + (250 if 180 <= n < 200 else 0) + n % 7),
+                (ts, "bounce_rate", 0.4 + (n % 10) / 100),
+            ]
         s.write_metric_points(points)
     return db
 
 
 def _docs(room: Path, out: Path, **options) -> dict[str, str]:
-    paths = export_room(room, out, start=EARLY, targets=TARGETS, units={"bounce_rate": "%", "latency_ms": "ms"},
-                        now=END + 60, **options)
+    paths = export_room(
+        room, out, start=EARLY, targets=TARGETS, units={"bounce_rate": "%", "latency_ms": "ms"}, now=END + 60, **options
+    )
     assert [p.name for p in paths] == [f"spring-drop-retrospective.{fmt}" for fmt in ("md", "html", "json")]
     assert sorted(os.listdir(out)) == sorted(p.name for p in paths)
     return {p.suffix[1:]: p.read_text(encoding="utf-8") for p in paths}
@@ -149,7 +188,8 @@ def test_every_log_entry_in_every_format(docs: dict[str, str], full_docs: dict[s
         doc = json.loads(each["json"])
         assert doc["schema_version"] == 1
         assert [(e["id"], e["text"], e["author"], e["starred"]) for e in doc["log"]] == [
-            (e.id, e.text, e.author, e.starred) for e in entries]
+            (e.id, e.text, e.author, e.starred) for e in entries
+        ]
     for e in entries:  # the full timeline lists every entry
         assert md(e.text) in full_docs["md"], e.text
         assert h(e.text) in full_docs["html"], e.text
@@ -185,8 +225,10 @@ def test_starred_only_timeline(room: Path, tmp_path: Path) -> None:
     assert [p.name for p in paths] == ["retro.json", "retro.md"]
     doc = json.loads(paths[0].read_text())
     assert [e["text"] for e in doc["log"]] == [
-        "rolled back the CDN config", "hold the e-mail until checkout is fixed",
-        "stress-test the payment provider, not only our pages"]
+        "rolled back the CDN config",
+        "hold the e-mail until checkout is fixed",
+        "stress-test the payment provider, not only our pages",
+    ]
     assert len(doc["actions"]) == 2  # lessons and actions are whole even then
     assert "Timeline (starred entries)" in paths[1].read_text()
 
@@ -222,7 +264,9 @@ def test_goals_equal_metric_totals(docs: dict[str, str], room: Path) -> None:
 def test_alert_durations(docs: dict[str, str]) -> None:
     incidents = json.loads(docs["json"])["incidents"]
     assert [(i["rule"], i["time_to_ack"], i["time_to_resolve"], i["acked_by"]) for i in incidents] == [
-        ("high_error_rate", 70.0, 660.0, "Jonas Weber"), ("orders_stalled", 123.0, 545.0, "Maya Chen")]
+        ("high_error_rate", 70.0, 660.0, "Jonas Weber"),
+        ("orders_stalled", 123.0, 545.0, "Maya Chen"),
+    ]
     assert incidents[0]["runbook"] == "acked: runbook: switched the landing page to the queue page"
     assert [n["text"] for n in incidents[0]["notes"]][-1] == "rolled back the CDN config"
     for doc in (docs["md"], docs["html"]):
@@ -231,7 +275,9 @@ def test_alert_durations(docs: dict[str, str]) -> None:
     assert hms(123) == "0:02:03" and hms(545) == "0:09:05"
     periods = json.loads(docs["json"])["alert_periods"]
     assert [(p["rule"], p["start"], p["end"]) for p in periods] == [
-        ("high_error_rate", T0 + 630, T0 + 1290), ("orders_stalled", T0 + 1800, T0 + 2345)]
+        ("high_error_rate", T0 + 630, T0 + 1290),
+        ("orders_stalled", T0 + 1800, T0 + 2345),
+    ]
     assert docs["html"].count("<rect ") == 2 * 4  # two periods on each of the four charts
     assert "latency_high" not in {i["rule"] for i in incidents}  # pending that never fired
 
@@ -245,8 +291,11 @@ def test_support_and_checklist(docs: dict[str, str]) -> None:
     assert support["by_priority"] == {"urgent": 1, "high": 1, "normal": 1}
     assert [b["ticket_id"] for b in support["breaches"]] == ["W-0002"]
     assert [(c["title"], c["status"]) for c in doc["checklist"]] == [
-        ("Page test", "done"), ("Rewards test", "late"), ("Publish the landing page", "done"),
-        ("First status update", "skipped")]
+        ("Page test", "done"),
+        ("Rewards test", "late"),
+        ("Publish the landing page", "done"),
+        ("First status update", "skipped"),
+    ]
     assert "| **late** |" in docs["md"] and "| **skipped** |" in docs["md"]
 
 
@@ -327,7 +376,7 @@ def test_big_store_exports_all_formats(tmp_path: Path) -> None:
     hourly = docs["md"].split("### Entries not listed, per hour")[1].split("\n## ")[0]
     rows = [line for line in hourly.splitlines() if line.startswith("| 20")]
     assert len(rows) == 24 and sum(int(row.split("|")[-2].replace(",", "")) for row in rows) == 9000
-    html_timeline = docs["html"][docs["html"].index('id="timeline"'):docs["html"].index("Entries not listed")]
+    html_timeline = docs["html"][docs["html"].index('id="timeline"') : docs["html"].index("Entries not listed")]
     assert html_timeline.count("<tr") == 1001  # header + rows
     (full_md,) = export_room(db, tmp_path / "full", formats=["md"], targets=BIG_TARGETS, full_timeline=True)
     timeline = full_md.read_text(encoding="utf-8").split("## Timeline")[1].split("\n## ")[0]
@@ -354,13 +403,22 @@ def test_timeline_cap_keeps_starred_then_kinds_in_order(room: Path) -> None:
         for limit in (2, 5, len(notable), 1000):
             retro = build(s, EARLY, END, timeline_limit=limit)
             assert retro.digest is not None
-            ranked = sorted(notable, key=lambda e: (not e.starred, LISTED_KINDS.index(e.kind)
-                                                    if e.kind in LISTED_KINDS else len(LISTED_KINDS), e.ts, e.id))
+            ranked = sorted(
+                notable,
+                key=lambda e: (
+                    not e.starred,
+                    LISTED_KINDS.index(e.kind) if e.kind in LISTED_KINDS else len(LISTED_KINDS),
+                    e.ts,
+                    e.id,
+                ),
+            )
             assert retro.digest.listed == sorted(ranked[:limit], key=lambda e: (e.ts, e.id))
             assert len(retro.digest.listed) + retro.digest.unlisted == len(retro.timeline) == len(entries)
         two = build(s, EARLY, END, timeline_limit=2).digest
         assert [e.text for e in two.listed] == [  # the starred decision and lesson, before the starred note
-            "hold the e-mail until checkout is fixed", "stress-test the payment provider, not only our pages"]
+            "hold the e-mail until checkout is fixed",
+            "stress-test the payment provider, not only our pages",
+        ]
         starred = build(s, EARLY, END, starred_only=True, timeline_limit=1)
         assert len(starred.timeline) == 3 and starred.digest.unlisted == 2
         assert build(s, EARLY, END, full_timeline=True).digest is None
@@ -402,7 +460,7 @@ def test_json_escapes_del_and_line_separators(tmp_path: Path) -> None:
         document = path.read_text(encoding="utf-8")
         assert "\x7f" not in document and "\u2028" not in document
         assert "\\u007f" in document
-        assert [e["text"] for e in json.loads(document)["log"]] == texts[:n + 1]
+        assert [e["text"] for e in json.loads(document)["log"]] == texts[: n + 1]
     assert "\\u2028" in document
 
 
@@ -413,9 +471,26 @@ def test_the_command_line_lists_the_full_timeline_on_request(room: Path, tmp_pat
     counted = [e for e in entries if not e.starred and e.kind in ("checklist", "source", "room")]
     for flag, listed in (([], False), (["--full-timeline"], True)):
         out = tmp_path / ("full" if flag else "default")
-        done = subprocess.run([sys.executable, "-m", "warroom", "export", "--db", str(room), "--format", "md",
-                               "--from", "2000-01-01T00:00:00+00:00", "--out", str(out), *flag],
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "warroom",
+                "export",
+                "--db",
+                str(room),
+                "--format",
+                "md",
+                "--from",
+                "2000-01-01T00:00:00+00:00",
+                "--out",
+                str(out),
+                *flag,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
         timeline = next(out.glob("*.md")).read_text().split("## Timeline")[1].split("\n## ")[0]
         assert all((md(e.text) in timeline) == listed for e in counted)

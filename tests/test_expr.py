@@ -57,41 +57,44 @@ def check(text: str, **values: float | None):
 # --------------------------------------------------------------------------- constructs
 
 
-@pytest.mark.parametrize("text, values, expected", [
-    ("error_rate > 0.05", {"error_rate": 0.06}, True),
-    ("error_rate > 5%", {"error_rate": 0.04}, False),
-    ("value(error_rate) >= 0.04", {"error_rate": 0.04}, True),
-    ("orders < 1k", {"orders": 999}, True),
-    ("revenue >= 2.5M", {"revenue": 2_500_000}, True),
-    ("revenue > 1G", {"revenue": 2e9}, True),
-    ("x == 3", {"x": 3.0}, True),
-    ("x != 3", {"x": 3.0}, False),
-    ("x <= 3", {"x": 3.0}, True),
-    ("x < 3", {"x": 3.0}, False),
-    ("rate(visits, 1m) > 100", {"rate:visits:60": 150.0}, True),
-    ("per_min(orders, 5m) < 10", {"rate:orders:300": 0.1}, True),  # 6 per minute
-    ("per_min(orders, 5m) < 10", {"rate:orders:300": 0.2}, False),  # 12 per minute
-    ("sum(orders, 10m) == 0", {"sum:orders:600": 0.0}, True),
-    ("avg(latency_ms, 5m) > 800", {"avg:latency_ms:300": 900.0}, True),
-    ("age(orders) > 60", {"age:orders": 61.0}, True),
-    ("rate(visits, 1m, 10m) * 4 < rate(visits, 1m)", {"rate:visits:60:600": 10.0, "rate:visits:60": 50.0}, True),
-    ("-x < -2", {"x": 3.0}, True),
-    ("+x > 2", {"x": 3.0}, True),
-    ("2 + 3 * 4 == 14", {}, True),
-    ("(2 + 3) * 4 == 20", {}, True),
-    ("10 - 4 - 3 == 3", {}, True),
-    ("12 / 3 / 2 == 2", {}, True),
-    ("a / b > 0.5", {"a": 3.0, "b": 4.0}, True),
-    ("x > 1 and y > 1", {"x": 2.0, "y": 2.0}, True),
-    ("x > 1 and y > 1", {"x": 2.0, "y": 0.0}, False),
-    ("x > 1 or y > 1", {"x": 0.0, "y": 2.0}, True),
-    ("not x > 1", {"x": 0.0}, True),
-    ("not (x > 1 or y > 1) and z < 1", {"x": 0.0, "y": 0.0, "z": 0.0}, True),
-    ("x > .5e1", {"x": 6.0}, True),
-    ("1e3 == 1k", {}, True),
-    ("x>1and y>1".replace("and", " and "), {"x": 2.0, "y": 2.0}, True),
-    ("\tx\n>\n1 ", {"x": 2.0}, True),
-])
+@pytest.mark.parametrize(
+    "text, values, expected",
+    [
+        ("error_rate > 0.05", {"error_rate": 0.06}, True),
+        ("error_rate > 5%", {"error_rate": 0.04}, False),
+        ("value(error_rate) >= 0.04", {"error_rate": 0.04}, True),
+        ("orders < 1k", {"orders": 999}, True),
+        ("revenue >= 2.5M", {"revenue": 2_500_000}, True),
+        ("revenue > 1G", {"revenue": 2e9}, True),
+        ("x == 3", {"x": 3.0}, True),
+        ("x != 3", {"x": 3.0}, False),
+        ("x <= 3", {"x": 3.0}, True),
+        ("x < 3", {"x": 3.0}, False),
+        ("rate(visits, 1m) > 100", {"rate:visits:60": 150.0}, True),
+        ("per_min(orders, 5m) < 10", {"rate:orders:300": 0.1}, True),  # 6 per minute
+        ("per_min(orders, 5m) < 10", {"rate:orders:300": 0.2}, False),  # 12 per minute
+        ("sum(orders, 10m) == 0", {"sum:orders:600": 0.0}, True),
+        ("avg(latency_ms, 5m) > 800", {"avg:latency_ms:300": 900.0}, True),
+        ("age(orders) > 60", {"age:orders": 61.0}, True),
+        ("rate(visits, 1m, 10m) * 4 < rate(visits, 1m)", {"rate:visits:60:600": 10.0, "rate:visits:60": 50.0}, True),
+        ("-x < -2", {"x": 3.0}, True),
+        ("+x > 2", {"x": 3.0}, True),
+        ("2 + 3 * 4 == 14", {}, True),
+        ("(2 + 3) * 4 == 20", {}, True),
+        ("10 - 4 - 3 == 3", {}, True),
+        ("12 / 3 / 2 == 2", {}, True),
+        ("a / b > 0.5", {"a": 3.0, "b": 4.0}, True),
+        ("x > 1 and y > 1", {"x": 2.0, "y": 2.0}, True),
+        ("x > 1 and y > 1", {"x": 2.0, "y": 0.0}, False),
+        ("x > 1 or y > 1", {"x": 0.0, "y": 2.0}, True),
+        ("not x > 1", {"x": 0.0}, True),
+        ("not (x > 1 or y > 1) and z < 1", {"x": 0.0, "y": 0.0, "z": 0.0}, True),
+        ("x > .5e1", {"x": 6.0}, True),
+        ("1e3 == 1k", {}, True),
+        ("x>1and y>1".replace("and", " and "), {"x": 2.0, "y": 2.0}, True),
+        ("\tx\n>\n1 ", {"x": 2.0}, True),
+    ],
+)
 def test_constructs(text, values, expected):
     assert check(text, **values) is expected
 
@@ -149,28 +152,31 @@ def test_round_trip_text():
 # --------------------------------------------------------------------------- no data
 
 
-@pytest.mark.parametrize("text, values, expected", [
-    ("x > 1", {}, NO_DATA),
-    ("x < 1", {}, NO_DATA),
-    ("x > 1 and y > 1", {"y": 2.0}, NO_DATA),
-    ("x > 1 and y > 1", {"y": 0.0}, False),  # false and no data = false
-    ("x > 1 or y > 1", {"y": 2.0}, True),  # true or no data = true
-    ("x > 1 or y > 1", {"y": 0.0}, NO_DATA),
-    ("not x > 1", {}, NO_DATA),
-    ("a / b > 0", {"a": 1.0, "b": 0.0}, NO_DATA),  # division by zero
-    ("a / b < 1", {"a": 0.0, "b": 0.0}, NO_DATA),  # 0/0
-    ("a / (b - b) != 0", {"a": 1.0, "b": 3.0}, NO_DATA),
-    ("x > 0", {"x": math.nan}, NO_DATA),  # NaN from a source
-    ("x > 0", {"x": math.inf}, NO_DATA),
-    ("x * 1e308 * 10 > 0", {"x": 1e10}, NO_DATA),  # overflow
-    ("x - x == 0", {"x": math.inf}, NO_DATA),
-    ("change(v, 1m, 10m) > 1", {"rate:v:60": 5.0, "rate:v:60:600": 0.0}, NO_DATA),
-    ("change(v, 1m, 10m) > 1", {"rate:v:60": 5.0}, NO_DATA),
-    ("change(v, 1m, 10m) > 1", {"rate:v:60:600": 5.0}, NO_DATA),
-    ("per_min(v, 1m) > 1", {}, NO_DATA),
-    ("-x < 0", {}, NO_DATA),
-    ("absent(x, 1m) or x > 1", {}, True),
-])
+@pytest.mark.parametrize(
+    "text, values, expected",
+    [
+        ("x > 1", {}, NO_DATA),
+        ("x < 1", {}, NO_DATA),
+        ("x > 1 and y > 1", {"y": 2.0}, NO_DATA),
+        ("x > 1 and y > 1", {"y": 0.0}, False),  # false and no data = false
+        ("x > 1 or y > 1", {"y": 2.0}, True),  # true or no data = true
+        ("x > 1 or y > 1", {"y": 0.0}, NO_DATA),
+        ("not x > 1", {}, NO_DATA),
+        ("a / b > 0", {"a": 1.0, "b": 0.0}, NO_DATA),  # division by zero
+        ("a / b < 1", {"a": 0.0, "b": 0.0}, NO_DATA),  # 0/0
+        ("a / (b - b) != 0", {"a": 1.0, "b": 3.0}, NO_DATA),
+        ("x > 0", {"x": math.nan}, NO_DATA),  # NaN from a source
+        ("x > 0", {"x": math.inf}, NO_DATA),
+        ("x * 1e308 * 10 > 0", {"x": 1e10}, NO_DATA),  # overflow
+        ("x - x == 0", {"x": math.inf}, NO_DATA),
+        ("change(v, 1m, 10m) > 1", {"rate:v:60": 5.0, "rate:v:60:600": 0.0}, NO_DATA),
+        ("change(v, 1m, 10m) > 1", {"rate:v:60": 5.0}, NO_DATA),
+        ("change(v, 1m, 10m) > 1", {"rate:v:60:600": 5.0}, NO_DATA),
+        ("per_min(v, 1m) > 1", {}, NO_DATA),
+        ("-x < 0", {}, NO_DATA),
+        ("absent(x, 1m) or x > 1", {}, True),
+    ],
+)
 def test_three_valued_logic(text, values, expected):
     assert check(text, **values) is expected
 
@@ -178,8 +184,11 @@ def test_three_valued_logic(text, values, expected):
 def test_against_a_real_store():
     now = [10_000.0]
     store = MetricsStore(
-        [MetricConfig(name="orders"), MetricConfig(name="visits"),
-         MetricConfig(name="latency_ms", kind="last", field="ms")],
+        [
+            MetricConfig(name="orders"),
+            MetricConfig(name="visits"),
+            MetricConfig(name="latency_ms", kind="last", field="ms"),
+        ],
         [RatioConfig(name="conversion", numerator="orders", denominator="visits")],
         clock=lambda: now[0],
     )
@@ -216,57 +225,60 @@ def test_query_cache_shares_one_call_per_tick():
 # --------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("text, position, fragment", [
-    ("", 0, "empty"),
-    ("   ", 0, "empty"),
-    ("error_rate", 0, "must be a condition"),
-    ("5 + 3", 0, "must be a condition"),
-    ("x > 1 )", 6, "unexpected ')'"),
-    ("x > 1 y", 6, "unexpected 'y'"),
-    ("((x > 1)", 8, "expected ')'"),
-    ("(x > 1", 6, "expected ')'"),
-    ("x >", 3, "expected a number"),
-    ("x > > 1", 4, "expected a number"),
-    ("foo(x, 1m) > 1", 0, "unknown function 'foo'"),
-    ("rate(x) > 1", 6, "rate() takes"),
-    ("rate(x, 1m, 2m, 3m) > 1", 16, "rate() takes"),
-    ("value(x, 1m) > 1", 9, "value() takes"),
-    ("change(x, 1m) > 1", 12, "change() takes"),
-    ("absent(x)", 8, "absent() takes"),
-    ("rate(x, 1m > 1", 11, "rate() takes"),
-    ("rate(x, 1m,) > 1", 11, "expected a duration"),
-    ("rate(x, 5%) > 1", 8, "expected a duration"),
-    ("rate(x, 1k) > 1", 8, "expected a duration"),
-    ("rate(x, 5y) > 1", 8, "expected a duration"),
-    ("rate(x, -1m) > 1", 8, "expected a duration"),
-    ("rate(x, y) > 1", 8, "expected a duration"),
-    ("rate(x, 0.5s) > 1", 0, "at least 1s"),
-    ("rate(x, 1m, 0s) > 1", 0, "positive time ago"),
-    ("rate(x, 1d, 1h) > 1", 0, "24h"),
-    ("rate(1, 1m) > 1", 5, "metric name first"),
-    ("rate(and, 1m) > 1", 5, "metric name first"),
-    ("x > 5m", 4, "is a duration"),
-    ("x > 5q", 4, "unknown number suffix"),
-    ("x > 1e999", 4, "too large"),
-    ("x = 1", 2, "use =="),
-    ("x > 1 && y > 1", 6, "use and"),
-    ("x > 1 || y > 1", 6, "use or"),
-    ("!x", 0, "use not"),
-    ("x > 1 ; y", 6, "unexpected character ';'"),
-    ("x > 1 # c", 6, "unexpected character"),
-    ("é > 1", 0, "unexpected character"),
-    ("a < b < c", 6, "do not chain"),
-    ("x > 1 and 5", 10, "'and' joins conditions"),
-    ("x or y > 1", 0, "'or' joins conditions"),
-    ("not 5", 4, "'not' takes a condition"),
-    ("(x > 1) + 1 > 2", 1, "arithmetic takes numbers"),
-    ("(x > 1) > 0", 1, "left side is a condition"),
-    ("x > (y > 1)", 5, "right side is a condition"),
-    ("-(x > 1)", 2, "sign goes before a number"),
-    ("absent(x, 1m) > 0", 0, "left side is a condition"),
-    ("and > 1", 0, "expected a number"),
-    ("x > 1 and", 9, "expected a number"),
-])
+@pytest.mark.parametrize(
+    "text, position, fragment",
+    [
+        ("", 0, "empty"),
+        ("   ", 0, "empty"),
+        ("error_rate", 0, "must be a condition"),
+        ("5 + 3", 0, "must be a condition"),
+        ("x > 1 )", 6, "unexpected ')'"),
+        ("x > 1 y", 6, "unexpected 'y'"),
+        ("((x > 1)", 8, "expected ')'"),
+        ("(x > 1", 6, "expected ')'"),
+        ("x >", 3, "expected a number"),
+        ("x > > 1", 4, "expected a number"),
+        ("foo(x, 1m) > 1", 0, "unknown function 'foo'"),
+        ("rate(x) > 1", 6, "rate() takes"),
+        ("rate(x, 1m, 2m, 3m) > 1", 16, "rate() takes"),
+        ("value(x, 1m) > 1", 9, "value() takes"),
+        ("change(x, 1m) > 1", 12, "change() takes"),
+        ("absent(x)", 8, "absent() takes"),
+        ("rate(x, 1m > 1", 11, "rate() takes"),
+        ("rate(x, 1m,) > 1", 11, "expected a duration"),
+        ("rate(x, 5%) > 1", 8, "expected a duration"),
+        ("rate(x, 1k) > 1", 8, "expected a duration"),
+        ("rate(x, 5y) > 1", 8, "expected a duration"),
+        ("rate(x, -1m) > 1", 8, "expected a duration"),
+        ("rate(x, y) > 1", 8, "expected a duration"),
+        ("rate(x, 0.5s) > 1", 0, "at least 1s"),
+        ("rate(x, 1m, 0s) > 1", 0, "positive time ago"),
+        ("rate(x, 1d, 1h) > 1", 0, "24h"),
+        ("rate(1, 1m) > 1", 5, "metric name first"),
+        ("rate(and, 1m) > 1", 5, "metric name first"),
+        ("x > 5m", 4, "is a duration"),
+        ("x > 5q", 4, "unknown number suffix"),
+        ("x > 1e999", 4, "too large"),
+        ("x = 1", 2, "use =="),
+        ("x > 1 && y > 1", 6, "use and"),
+        ("x > 1 || y > 1", 6, "use or"),
+        ("!x", 0, "use not"),
+        ("x > 1 ; y", 6, "unexpected character ';'"),
+        ("x > 1 # c", 6, "unexpected character"),
+        ("é > 1", 0, "unexpected character"),
+        ("a < b < c", 6, "do not chain"),
+        ("x > 1 and 5", 10, "'and' joins conditions"),
+        ("x or y > 1", 0, "'or' joins conditions"),
+        ("not 5", 4, "'not' takes a condition"),
+        ("(x > 1) + 1 > 2", 1, "arithmetic takes numbers"),
+        ("(x > 1) > 0", 1, "left side is a condition"),
+        ("x > (y > 1)", 5, "right side is a condition"),
+        ("-(x > 1)", 2, "sign goes before a number"),
+        ("absent(x, 1m) > 0", 0, "left side is a condition"),
+        ("and > 1", 0, "expected a number"),
+        ("x > 1 and", 9, "expected a number"),
+    ],
+)
 def test_errors_name_the_position(text, position, fragment):
     with pytest.raises(ExprError) as caught:
         parse(text)
@@ -314,11 +326,70 @@ def test_describe_shows_the_place():
 # --------------------------------------------------------------------------- properties
 
 _ALPHABET = [
-    "x", "y", "error_rate", "rate", "per_min", "sum", "avg", "value", "change", "absent", "age",
-    "foo", "and", "or", "not", "(", ")", ",", "<", "<=", ">", ">=", "==", "!=", "=", "!", "+",
-    "-", "*", "/", "0", "1", "5%", "1k", "2.5M", "1m", "10m", "30s", "250ms", "2h", "1d",
-    "1e308", "1e999", "9" * 400, ".", "1e", "%", " ", "\t", "\n", "\x00", "é", "🙂", "'", '"',
-    "#", "[", "]", "{", "}", ";", "\\", "$", "${X}",
+    "x",
+    "y",
+    "error_rate",
+    "rate",
+    "per_min",
+    "sum",
+    "avg",
+    "value",
+    "change",
+    "absent",
+    "age",
+    "foo",
+    "and",
+    "or",
+    "not",
+    "(",
+    ")",
+    ",",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "==",
+    "!=",
+    "=",
+    "!",
+    "+",
+    "-",
+    "*",
+    "/",
+    "0",
+    "1",
+    "5%",
+    "1k",
+    "2.5M",
+    "1m",
+    "10m",
+    "30s",
+    "250ms",
+    "2h",
+    "1d",
+    "1e308",
+    "1e999",
+    "9" * 400,
+    ".",
+    "1e",
+    "%",
+    " ",
+    "\t",
+    "\n",
+    "\x00",
+    "é",
+    "🙂",
+    "'",
+    '"',
+    "#",
+    "[",
+    "]",
+    "{",
+    "}",
+    ";",
+    "\\",
+    "$",
+    "${X}",
 ]
 
 
@@ -374,8 +445,11 @@ _number = st.one_of(
 )
 _numeric = st.recursive(
     st.one_of(
-        _number, _metric,
-        st.builds(lambda f, m, d: f"{f}({m}, {d})", st.sampled_from(["rate", "per_min", "sum", "avg"]), _metric, _duration),
+        _number,
+        _metric,
+        st.builds(
+            lambda f, m, d: f"{f}({m}, {d})", st.sampled_from(["rate", "per_min", "sum", "avg"]), _metric, _duration
+        ),
         st.builds(lambda m: f"change({m}, 1m, 10m)", _metric),
         st.builds(lambda m: f"age({m})", _metric),
     ),
@@ -388,7 +462,9 @@ _numeric = st.recursive(
 )
 _condition = st.recursive(
     st.one_of(
-        st.builds(lambda a, op, b: f"{a} {op} {b}", _numeric, st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), _numeric),
+        st.builds(
+            lambda a, op, b: f"{a} {op} {b}", _numeric, st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), _numeric
+        ),
         st.builds(lambda m, d: f"absent({m}, {d})", _metric, _duration),
     ),
     lambda inner: st.one_of(
@@ -430,5 +506,5 @@ def test_deep_nesting_is_an_error_not_a_crash(depth, opener):
 def test_damaged_conditions_parse_or_raise_expr_error(text, token, where, delete):
     """A well-formed condition with one token inserted or a character cut out."""
     where %= len(text) + 1
-    damaged = text[:where] + text[where + 1:] if delete else text[:where] + token + text[where:]
+    damaged = text[:where] + text[where + 1 :] if delete else text[:where] + token + text[where:]
     _parse_or_error(damaged)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -23,7 +23,7 @@ COMBINED = (
     '203.0.113.7 - alice [25/Nov/2026:15:30:01 +0000] "GET /landing?utm_source=ig&x=1 HTTP/1.1" '
     '200 5120 "https://example.com/promo" "Mozilla/5.0 (X11; Linux x86_64)"'
 )
-TS = datetime(2026, 11, 25, 15, 30, 1, tzinfo=timezone.utc).timestamp()
+TS = datetime(2026, 11, 25, 15, 30, 1, tzinfo=UTC).timestamp()
 
 
 def file_config(**kw) -> FileSourceConfig:
@@ -106,8 +106,14 @@ def test_nginx_time_zones():
     line = COMBINED.replace("+0000", "-0130")
     assert parse_nginx(line)["ts"] == TS + 5400
     assert nginx_time("25/Nov/2026:15:30:01 +0200") == TS - 7200
-    for bad in ("31/Feb/2026:15:30:01 +0000", "25/Nov/2026:25:30:01 +0000", "25/Xyz/2026:15:30:01 +0000",
-                "25/Nov/2026:15:30:01 +2400", "25/Nov/2026 15:30:01 +0000", ""):
+    for bad in (
+        "31/Feb/2026:15:30:01 +0000",
+        "25/Nov/2026:25:30:01 +0000",
+        "25/Xyz/2026:15:30:01 +0000",
+        "25/Nov/2026:15:30:01 +2400",
+        "25/Nov/2026 15:30:01 +0000",
+        "",
+    ):
         assert nginx_time(bad) is None
         assert parse_nginx(COMBINED.replace("25/Nov/2026:15:30:01 +0000", bad)) is None
 
@@ -173,8 +179,26 @@ PARSERS = [parse_jsonl, parse_nginx, REGEX]
 nginxish = st.builds(
     lambda parts: " ".join(parts),
     st.lists(
-        st.sampled_from(['1.2.3.4', '-', '[25/Nov/2026:15:30:01 +0000]', '"GET / HTTP/1.1"', '"-"', '200',
-                         '-', '"x"', '0.5', 'rt=1', 'urt="0.1, 0.2 : x"', '\\"', '"', '[', ']', '\x00']),
+        st.sampled_from(
+            [
+                "1.2.3.4",
+                "-",
+                "[25/Nov/2026:15:30:01 +0000]",
+                '"GET / HTTP/1.1"',
+                '"-"',
+                "200",
+                "-",
+                '"x"',
+                "0.5",
+                "rt=1",
+                'urt="0.1, 0.2 : x"',
+                '\\"',
+                '"',
+                "[",
+                "]",
+                "\x00",
+            ]
+        ),
         max_size=14,
     ),
 )

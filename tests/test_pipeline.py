@@ -67,17 +67,25 @@ def setup():
 
 def test_filters_sums_and_sources(setup):
     pipeline, metrics, tickets = setup
-    pipeline.ingest("web", [
-        {"path": "/landing?utm_source=Push", "status": 200, "ts": NOW - 1},
-        {"path": "/landing", "status": 503, "referer": "https://www.google.com/q", "ts": NOW - 1},
-        {"path": "/static/app.js", "status": "502", "ts": NOW - 2},
-    ], NOW)
-    pipeline.ingest("events", [
-        {"kind": "order", "amount": 19.5},
-        {"kind": "order", "amount": "10.5"},
-        {"kind": "order", "amount": "lots"},
-        {"kind": "ticket", "id": "T1"},
-    ], NOW)
+    pipeline.ingest(
+        "web",
+        [
+            {"path": "/landing?utm_source=Push", "status": 200, "ts": NOW - 1},
+            {"path": "/landing", "status": 503, "referer": "https://www.google.com/q", "ts": NOW - 1},
+            {"path": "/static/app.js", "status": "502", "ts": NOW - 2},
+        ],
+        NOW,
+    )
+    pipeline.ingest(
+        "events",
+        [
+            {"kind": "order", "amount": 19.5},
+            {"kind": "order", "amount": "10.5"},
+            {"kind": "order", "amount": "lots"},
+            {"kind": "ticket", "id": "T1"},
+        ],
+        NOW,
+    )
     assert metrics.value("visits") == 2
     assert dict(metrics.top_labels("visits")) == {"push": 1, "search": 1}
     assert metrics.value("errors") == 2  # "502" as a string counts against gte = 500
@@ -90,26 +98,33 @@ def test_filters_sums_and_sources(setup):
 
 def test_record_times(setup):
     pipeline, metrics, _ = setup
-    pipeline.ingest("events", [
-        {"kind": "order", "ts": (NOW - 30) * 1000},  # milliseconds
-        {"kind": "order", "ts": "2031-01-01T00:00:00+00:00"},  # far future: arrival time
-        {"kind": "order", "ts": "yesterday"},  # unreadable: arrival time
-        {"kind": "order", "ts": "2020-01-01T00:00:00"},  # no offset: not guessed
-    ], NOW)
+    pipeline.ingest(
+        "events",
+        [
+            {"kind": "order", "ts": (NOW - 30) * 1000},  # milliseconds
+            {"kind": "order", "ts": "2031-01-01T00:00:00+00:00"},  # far future: arrival time
+            {"kind": "order", "ts": "yesterday"},  # unreadable: arrival time
+            {"kind": "order", "ts": "2020-01-01T00:00:00"},  # no offset: not guessed
+        ],
+        NOW,
+    )
     assert pipeline.rejects["events"] == {"future_time": 1, "bad_time": 2}
     assert metrics.window_sum("orders", 10) == 3
     assert metrics.window_sum("orders", 60) == 4
     assert record_time("2026-11-25T10:00:00Z") == pytest.approx(1795600800.0)
 
 
-@pytest.mark.parametrize(("record", "channel"), [
-    ({"channel": "partner"}, "partner"),
-    ({"path": "/landing?a=1&utm_source=Social"}, "social"),
-    ({"referer": "https://m.facebook.com/"}, "social"),
-    ({"referer": "https://news.example.org/a"}, "news.example.org"),
-    ({"referer": "-"}, "direct"),
-    ({}, "direct"),
-])
+@pytest.mark.parametrize(
+    ("record", "channel"),
+    [
+        ({"channel": "partner"}, "partner"),
+        ({"path": "/landing?a=1&utm_source=Social"}, "social"),
+        ({"referer": "https://m.facebook.com/"}, "social"),
+        ({"referer": "https://news.example.org/a"}, "news.example.org"),
+        ({"referer": "-"}, "direct"),
+        ({}, "direct"),
+    ],
+)
 def test_channels(record, channel):
     assert derive_channel(record) == channel
 
@@ -133,7 +148,14 @@ hostile_values = st.recursive(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.dictionaries(st.sampled_from(["kind", "amount", "ts", "path", "status", "referer", "channel", "id"]), hostile_values), max_size=20))
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["kind", "amount", "ts", "path", "status", "referer", "channel", "id"]), hostile_values
+        ),
+        max_size=20,
+    )
+)
 def test_hostile_records_never_raise(records):
     config = parse_config(CONFIG)
     metrics = MetricsStore(config.metrics, config.ratios, clock=lambda: NOW)
@@ -162,22 +184,32 @@ condition = st.one_of(
     st.just({"exists": True}),
 )
 metric_configs = st.lists(
-    st.fixed_dictionaries({
-        "where": st.dictionaries(st.sampled_from(FIELDS), condition, max_size=3),
-        "kind": st.sampled_from(["count", "sum", "last"]),
-        "split_by": st.sampled_from([None, "query", "channel"]),
-        "source": st.sampled_from([None, "events"]),
-    }),
-    min_size=1, max_size=12,
+    st.fixed_dictionaries(
+        {
+            "where": st.dictionaries(st.sampled_from(FIELDS), condition, max_size=3),
+            "kind": st.sampled_from(["count", "sum", "last"]),
+            "split_by": st.sampled_from([None, "query", "channel"]),
+            "source": st.sampled_from([None, "events"]),
+        }
+    ),
+    min_size=1,
+    max_size=12,
 )
 field_value = st.sampled_from(
-    ["order", "500", "500.0", " 5e2", "", 500, 500.0, 0, True, None, 1e300, 2**60, math.nan, ["500"], {}])
+    ["order", "500", "500.0", " 5e2", "", 500, 500.0, 0, True, None, 1e300, 2**60, math.nan, ["500"], {}]
+)
 records_strategy = st.lists(
-    st.fixed_dictionaries({}, optional={
-        "kind": field_value, "query": field_value, "status": field_value,
-        "user": st.one_of(st.fixed_dictionaries({"country": field_value}), word),
-        "amount": field_value, "ts": st.sampled_from([NOW - 1, NOW - 1.5, NOW - 2, "bad"]),
-    }),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "kind": field_value,
+            "query": field_value,
+            "status": field_value,
+            "user": st.one_of(st.fixed_dictionaries({"country": field_value}), word),
+            "amount": field_value,
+            "ts": st.sampled_from([NOW - 1, NOW - 1.5, NOW - 2, "bad"]),
+        },
+    ),
     max_size=30,
 )
 
@@ -185,18 +217,36 @@ records_strategy = st.lists(
 def _config(specs: list[dict]):
     from warroom.config import Config, MetricConfig, WebSocketSourceConfig
 
-    metrics = [MetricConfig(name=f"m{i}", where=spec["where"], kind=spec["kind"],
-                            field=None if spec["kind"] == "count" else "amount",
-                            split_by=spec["split_by"], source=spec["source"])
-               for i, spec in enumerate(specs)]
+    metrics = [
+        MetricConfig(
+            name=f"m{i}",
+            where=spec["where"],
+            kind=spec["kind"],
+            field=None if spec["kind"] == "count" else "amount",
+            split_by=spec["split_by"],
+            source=spec["source"],
+        )
+        for i, spec in enumerate(specs)
+    ]
     source = WebSocketSourceConfig(kind="websocket", name="events", url="ws://127.0.0.1:1/")
     return Config(sources=[source], metrics=metrics)
 
 
 def _state(metrics: MetricsStore) -> dict:
-    return {name: (s.total, s.total_since_launch, s.count, s.last, s.last_ts, s.labels,
-                   bytes(s.seconds.sums), bytes(s.seconds.counts), bytes(s.seconds.lasts))
-            for name, s in metrics.series.items()}
+    return {
+        name: (
+            s.total,
+            s.total_since_launch,
+            s.count,
+            s.last,
+            s.last_ts,
+            s.labels,
+            bytes(s.seconds.sums),
+            bytes(s.seconds.counts),
+            bytes(s.seconds.lasts),
+        )
+        for name, s in metrics.series.items()
+    }
 
 
 @settings(max_examples=300, deadline=None)
@@ -219,8 +269,7 @@ def test_indexed_and_plain_filters_fold_alike(specs, batches):
 def test_a_record_is_tested_only_against_metrics_it_can_match():
     from warroom.config import Config, MetricConfig, WebSocketSourceConfig
 
-    metrics = [MetricConfig(name=f"kind_{i}", where={"kind": f"k{i}", "amount": {"gte": 0}})
-               for i in range(100)]
+    metrics = [MetricConfig(name=f"kind_{i}", where={"kind": f"k{i}", "amount": {"gte": 0}}) for i in range(100)]
     source = WebSocketSourceConfig(kind="websocket", name="events", url="ws://127.0.0.1:1/")
     config = Config(sources=[source], metrics=metrics)
     calls = {}
@@ -230,12 +279,15 @@ def test_a_record_is_tested_only_against_metrics_it_can_match():
         plan = pipeline._plan_for("events")
         counter = [0]
         for metric in plan.always + [m for i in plan.indexed.values() for m in i.metrics]:
-            def counted(record, test=metric.matches):
+
+            def counted(record, test=metric.matches, counter=counter):
                 counter[0] += 1
                 return test(record)
+
             metric.matches = counted
-        pipeline.ingest("events", [{"kind": "k7", "amount": n} for n in range(50)]
-                        + [{"kind": 7, "amount": 1}, {"amount": 1}], NOW)
+        pipeline.ingest(
+            "events", [{"kind": "k7", "amount": n} for n in range(50)] + [{"kind": 7, "amount": 1}, {"amount": 1}], NOW
+        )
         pipeline.ingest("events", [{"kind": "k3", "amount": 1}], NOW)
         assert store.value("kind_7") == 50 and store.value("kind_3") == 1
         calls[index_filters] = counter[0]
@@ -245,15 +297,23 @@ def test_a_record_is_tested_only_against_metrics_it_can_match():
 def test_string_filters_match_numbers_through_the_index():
     from warroom.pipeline import equality_conditions, index_key
 
-    assert equality_conditions({"kind": "order", "status": 500, "q": ["a", "b"], "r": {"in": ["c"]},
-                                "s": {"eq": "d", "ne": "e"}, "t": ["a", 1], "u": {"prefix": "x"}}) == {
-        "kind": frozenset({"order"}), "q": frozenset({"a", "b"}), "r": frozenset({"c"}),
-        "s": frozenset({"d"})}
-    assert [index_key(v) for v in ("500", 500, 500.0, True, None, ["500"])] == [
-        "500", "500", "500.0", None, None, None]
-    config = parse_config(CONFIG.replace('where = { kind = "order" }\nkind = "sum"',
-                                         'where = { kind = "500" }\nkind = "sum"'))
+    assert equality_conditions(
+        {
+            "kind": "order",
+            "status": 500,
+            "q": ["a", "b"],
+            "r": {"in": ["c"]},
+            "s": {"eq": "d", "ne": "e"},
+            "t": ["a", 1],
+            "u": {"prefix": "x"},
+        }
+    ) == {"kind": frozenset({"order"}), "q": frozenset({"a", "b"}), "r": frozenset({"c"}), "s": frozenset({"d"})}
+    assert [index_key(v) for v in ("500", 500, 500.0, True, None, ["500"])] == ["500", "500", "500.0", None, None, None]
+    config = parse_config(
+        CONFIG.replace('where = { kind = "order" }\nkind = "sum"', 'where = { kind = "500" }\nkind = "sum"')
+    )
     metrics = MetricsStore(config.metrics, config.ratios, clock=lambda: NOW + 1)
-    Pipeline(config, metrics).ingest("events", [{"kind": 500, "amount": 2}, {"kind": "500", "amount": 3},
-                                                {"kind": True, "amount": 5}], NOW)
+    Pipeline(config, metrics).ingest(
+        "events", [{"kind": 500, "amount": 2}, {"kind": "500", "amount": 3}, {"kind": True, "amount": 5}], NOW
+    )
     assert metrics.value("revenue") == 5.0

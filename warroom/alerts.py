@@ -210,8 +210,9 @@ class AlertEngine:
             unknown = sorted(n for n in referenced_metrics(node) if not metrics.has(n))
             if unknown:
                 known = ", ".join(sorted(metrics.names())) or "none defined"
-                problems.append(f"alert rule {config.name!r}: unknown metric "
-                                f"{', '.join(repr(n) for n in unknown)} (known: {known})")
+                problems.append(
+                    f"alert rule {config.name!r}: unknown metric {', '.join(repr(n) for n in unknown)} (known: {known})"
+                )
                 continue
             compiled = compile_expr(node, metrics, self._cache)
             compiled.text = config.expr
@@ -301,10 +302,31 @@ class AlertEngine:
         rule.clear_since = None
         self._emit(out, rule, now, previous, to, to)
 
-    def _emit(self, out: list[Transition], rule: _Rule, now: float, from_state: str, to_state: str,
-              event: str, operator: str = "", note: str = "") -> None:
-        out.append(Transition(now, rule.config.name, from_state, to_state, event,
-                              rule.config.severity, rule.value, operator, note, rule.episode))
+    def _emit(
+        self,
+        out: list[Transition],
+        rule: _Rule,
+        now: float,
+        from_state: str,
+        to_state: str,
+        event: str,
+        operator: str = "",
+        note: str = "",
+    ) -> None:
+        out.append(
+            Transition(
+                now,
+                rule.config.name,
+                from_state,
+                to_state,
+                event,
+                rule.config.severity,
+                rule.value,
+                operator,
+                note,
+                rule.episode,
+            )
+        )
 
     # ------------------------------------------------------------------ operators
 
@@ -317,13 +339,24 @@ class AlertEngine:
             raise ValueError("an acknowledgement needs the operator's name")
         now = self.clock() if now is None else now
         target.ack = Ack(operator, now, note)
-        transition = Transition(now, rule, target.state, target.state, "acked",
-                                target.config.severity, target.value, operator, note, target.episode)
+        transition = Transition(
+            now,
+            rule,
+            target.state,
+            target.state,
+            "acked",
+            target.config.severity,
+            target.value,
+            operator,
+            note,
+            target.episode,
+        )
         self._record([transition])
         return transition
 
-    def silence(self, matcher: str | Mapping[str, str], duration_s: float, comment: str, operator: str,
-                now: float | None = None) -> Silence:
+    def silence(
+        self, matcher: str | Mapping[str, str], duration_s: float, comment: str, operator: str, now: float | None = None
+    ) -> Silence:
         """Silence the alerts matching `matcher` for `duration_s`; ValueError if it matches no rule."""
         matchers = parse_matcher(matcher)
         if not comment.strip():
@@ -351,8 +384,7 @@ class AlertEngine:
 
     # ------------------------------------------------------------------ shared with others
 
-    def adopt_ack(self, rule: str, operator: str, at: float, note: str = "",
-                  episode: int | None = None) -> bool:
+    def adopt_ack(self, rule: str, operator: str, at: float, note: str = "", episode: int | None = None) -> bool:
         """Take on an acknowledgement an operator made in the room; no transition (it is
         logged). Only an active alert not yet acknowledged takes it, and only in the episode
         it was made in (when `episode` is given), so an ack never outlives its episode."""
@@ -435,13 +467,25 @@ class AlertEngine:
             config = rule.config
             text = format_value(rule.value, rule.unit)
             summary = config.summary.replace("{value}", text) if config.summary else config.expr
-            views.append(AlertView(
-                name=config.name, state=rule.state, since=max(0.0, now - rule.since),
-                value=rule.value, value_text=text, summary=summary, runbook=config.runbook,
-                severity=config.severity, labels=dict(config.labels), expr=config.expr,
-                no_data=rule.no_data or rule.state == NODATA, ack=rule.ack, silence=rule.silence,
-                since_at=rule.since, episode=rule.episode,
-            ))
+            views.append(
+                AlertView(
+                    name=config.name,
+                    state=rule.state,
+                    since=max(0.0, now - rule.since),
+                    value=rule.value,
+                    value_text=text,
+                    summary=summary,
+                    runbook=config.runbook,
+                    severity=config.severity,
+                    labels=dict(config.labels),
+                    expr=config.expr,
+                    no_data=rule.no_data or rule.state == NODATA,
+                    ack=rule.ack,
+                    silence=rule.silence,
+                    since_at=rule.since,
+                    episode=rule.episode,
+                )
+            )
         views.sort(key=lambda v: (_group(v), SEVERITY_RANK[v.severity], -v.since, v.name))
         return views
 
@@ -449,12 +493,28 @@ class AlertEngine:
 
     def rule_states(self) -> list[RuleState]:
         """Every rule's state, for the room (a recorder that takes over calls `restore`)."""
-        return [RuleState(name, r.state, r.since, r.clear_since, r.no_data, r.value,
-                          format_value(r.value, r.unit), r.config.severity, r.episode)
-                for name, r in self._rules.items()]
+        return [
+            RuleState(
+                name,
+                r.state,
+                r.since,
+                r.clear_since,
+                r.no_data,
+                r.value,
+                format_value(r.value, r.unit),
+                r.config.severity,
+                r.episode,
+            )
+            for name, r in self._rules.items()
+        ]
 
-    def restore(self, states: Iterable[RuleState], acks: Iterable[tuple[str, Ack, int]] = (),
-                silences: Iterable[Silence] = (), now: float | None = None) -> None:
+    def restore(
+        self,
+        states: Iterable[RuleState],
+        acks: Iterable[tuple[str, Ack, int]] = (),
+        silences: Iterable[Silence] = (),
+        now: float | None = None,
+    ) -> None:
         """Carry on from another recorder: the same states, episodes and `for` timers, the
         acks of the current episodes and the active silences, without a transition (they
         were all logged when they happened)."""
@@ -486,9 +546,12 @@ class AlertEngine:
         rings it once, not on every tick.
         """
         return [
-            t for t in transitions
-            if t.event == FIRING and t.severity == "critical"
-            and t.rule in self._rules and self._rules[t.rule].silence is None
+            t
+            for t in transitions
+            if t.event == FIRING
+            and t.severity == "critical"
+            and t.rule in self._rules
+            and self._rules[t.rule].silence is None
         ]
 
 

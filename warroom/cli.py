@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from warroom import __version__
-from warroom.config import Config, ConfigError, find_config, load_config, resolve_panels
 from warroom.commands import Command
+from warroom.config import Config, ConfigError, find_config, load_config, resolve_panels
 from warroom.dashboard import AUTO_IDLE_EXIT, DashboardSession, flush
 from warroom.lease import LeaseWatch
 from warroom.location import RoomLocation, state_dir
@@ -29,9 +29,7 @@ EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="warroom", description="A terminal war room for campaign launch day."
-    )
+    parser = argparse.ArgumentParser(prog="warroom", description="A terminal war room for campaign launch day.")
     parser.add_argument("--version", action="version", version=f"warroom {__version__}")
     # `warroom --config X` is `warroom run --config X`: the options work without the command.
     parser.add_argument("--config", help="config file (default: ./config.toml, then ~/.config/warroom/)")
@@ -42,24 +40,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_common(sub: argparse.ArgumentParser, config: bool = True) -> None:
         if config:
-            sub.add_argument("--config", default=argparse.SUPPRESS,
-                             help="config file (default: ./config.toml, then ~/.config/warroom/)")
-        sub.add_argument("--operator", default=argparse.SUPPRESS,
-                         help="your name in the shared log (default: login name)")
+            sub.add_argument(
+                "--config",
+                default=argparse.SUPPRESS,
+                help="config file (default: ./config.toml, then ~/.config/warroom/)",
+            )
+        sub.add_argument(
+            "--operator", default=argparse.SUPPRESS, help="your name in the shared log (default: login name)"
+        )
 
     run = commands.add_parser("run", help="start the dashboard (the default command)")
     add_common(run)
-    run.add_argument("--no-recorder", action="store_true", default=argparse.SUPPRESS,
-                     help="never start a recorder for the room (one runs elsewhere, e.g. under systemd)")
+    run.add_argument(
+        "--no-recorder",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="never start a recorder for the room (one runs elsewhere, e.g. under systemd)",
+    )
     run.add_argument("--sim-clock", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    record = commands.add_parser(
-        "record", help="record the room: read the sources and compute what every screen shows")
+    record = commands.add_parser("record", help="record the room: read the sources and compute what every screen shows")
     add_common(record)
-    record.add_argument("--auto", action="store_true",
-                        help="exit at once if the room already has a recorder (instead of standing by)")
-    record.add_argument("--idle-exit", type=float, metavar="SECONDS",
-                        help="stop after this long without an attached dashboard")
+    record.add_argument(
+        "--auto", action="store_true", help="exit at once if the room already has a recorder (instead of standing by)"
+    )
+    record.add_argument(
+        "--idle-exit", type=float, metavar="SECONDS", help="stop after this long without an attached dashboard"
+    )
     record.add_argument("--sim-clock", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     record.add_argument("--tick-interval", type=float, default=1.0, help=argparse.SUPPRESS)
 
@@ -68,8 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("status", "who records the room and who is attached"), ("stop", "stop its recorder")):
         add_common(actions.add_parser(name, help=text))
     copy = actions.add_parser(
-        "copy", help="copy a room between SQLite and PostgreSQL: SRC and DST are a SQLite file or "
-                     "postgresql://USER@HOST/DATABASE#ROOM")
+        "copy",
+        help="copy a room between SQLite and PostgreSQL: SRC and DST are a SQLite file or "
+        "postgresql://USER@HOST/DATABASE#ROOM",
+    )
     copy.add_argument("source", metavar="SRC")
     copy.add_argument("destination", metavar="DST")
 
@@ -79,32 +88,39 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(notify)
 
     demo = commands.add_parser("demo", help="start the dashboard on a simulated launch")
-    demo.add_argument("--speed", type=float, default=None,
-                      help="simulated seconds per real second (default: the demo's own)")
+    demo.add_argument(
+        "--speed", type=float, default=None, help="simulated seconds per real second (default: the demo's own)"
+    )
     demo.add_argument("--seed", type=int, default=None, help="repeat the same launch")
     demo.add_argument("--dir", help="keep the demo's files (log, database) in this directory")
     demo.add_argument("--export", metavar="DIR", help="on quitting, write the retrospective to DIR")
     add_common(demo, config=False)
 
-    export = commands.add_parser(
-        "export", help="write the retrospective (Markdown, HTML, JSON) from a room database")
-    export.add_argument("--config", default=argparse.SUPPRESS,
-                        help="config whose room database, targets and labels to use")
+    export = commands.add_parser("export", help="write the retrospective (Markdown, HTML, JSON) from a room database")
+    export.add_argument(
+        "--config", default=argparse.SUPPRESS, help="config whose room database, targets and labels to use"
+    )
     export.add_argument("--db", help="the room database (default: the config's [room] db)")
-    export.add_argument("--out", default=".", help="directory, or a file name whose stem names "
-                                                   "every format's file (default: .)")
+    export.add_argument(
+        "--out", default=".", help="directory, or a file name whose stem names every format's file (default: .)"
+    )
     export.add_argument("--format", default="md,html,json", help="comma-separated: md, html, json")
-    export.add_argument("--from", dest="start", metavar="TIME",
-                        help="start of the range, ISO 8601 with offset (default: the launch)")
+    export.add_argument(
+        "--from", dest="start", metavar="TIME", help="start of the range, ISO 8601 with offset (default: the launch)"
+    )
     export.add_argument("--to", dest="end", metavar="TIME", help="end of the range (default: the last entry)")
     export.add_argument("--starred", action="store_true", help="only starred entries in the timeline")
-    export.add_argument("--full-timeline", action="store_true",
-                        help="list every log entry in the Markdown and HTML timeline (default: the notable "
-                             "ones, the rest counted per hour; JSON always has every entry)")
+    export.add_argument(
+        "--full-timeline",
+        action="store_true",
+        help="list every log entry in the Markdown and HTML timeline (default: the notable "
+        "ones, the rest counted per hour; JSON always has every entry)",
+    )
 
     check = commands.add_parser("check", help="validate a config and show what it connects to")
-    check.add_argument("--config", default=argparse.SUPPRESS,
-                       help="config file (default: ./config.toml, then ~/.config/warroom/)")
+    check.add_argument(
+        "--config", default=argparse.SUPPRESS, help="config file (default: ./config.toml, then ~/.config/warroom/)"
+    )
     return parser
 
 
@@ -124,15 +140,25 @@ def main(argv: list[str] | None = None) -> int:
             return notify_command(_load(args.config), args)
         clock = sim_clock(args.sim_clock) if getattr(args, "sim_clock", None) else None
         if command == "record":
-            return record(_load(args.config), operator_name(args.operator), auto=args.auto,
-                          idle_exit=args.idle_exit, clock=clock, tick_interval=args.tick_interval)
+            return record(
+                _load(args.config),
+                operator_name(args.operator),
+                auto=args.auto,
+                idle_exit=args.idle_exit,
+                clock=clock,
+                tick_interval=args.tick_interval,
+            )
         if command == "room":
             if args.action == "copy":
                 return room_copy(args.source, args.destination)
             return room_command(_load(args.config), args.action)
-        return run(_load(args.config), operator=args.operator, clock=clock,
-                   start_recorder=not args.no_recorder,
-                   recorder_args=["--sim-clock", args.sim_clock] if clock else ())
+        return run(
+            _load(args.config),
+            operator=args.operator,
+            clock=clock,
+            start_recorder=not args.no_recorder,
+            recorder_args=["--sim-clock", args.sim_clock] if clock else (),
+        )
     except ConfigError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
@@ -149,10 +175,12 @@ def main(argv: list[str] | None = None) -> int:
 def _load(explicit: str | None) -> Config:
     path = find_config(explicit)
     if path is None:
-        raise ConfigError([
-            "no config file: pass --config PATH, or put a config.toml in this directory "
-            "(see the example in the README), or try `warroom demo`"
-        ])
+        raise ConfigError(
+            [
+                "no config file: pass --config PATH, or put a config.toml in this directory "
+                "(see the example in the README), or try `warroom demo`"
+            ]
+        )
     return load_config(path)
 
 
@@ -193,8 +221,10 @@ def check(config: Config) -> int:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
     print(f"{config.path}: ok")
-    print(f"launch: {config.launch.name}"
-          + (f" at {config.launch.at.isoformat()}" if config.launch.at else " (started with launch now)"))
+    print(
+        f"launch: {config.launch.name}"
+        + (f" at {config.launch.at.isoformat()}" if config.launch.at else " (started with launch now)")
+    )
     print(f"room database: {RoomLocation.of(config).label}")
     print(f"sources ({len(config.sources)}):")
     for source in config.sources:
@@ -206,8 +236,11 @@ def check(config: Config) -> int:
         print(f"target: {target.metric} = {target.value:g}")
     traffic, conversion = resolve_panels(config)
     print("traffic panel: " + ", ".join(traffic.metrics))
-    print("conversion panel: " + ", ".join(conversion.metrics)
-          + (f"; funnel {' > '.join(conversion.funnel)}" if conversion.funnel else ""))
+    print(
+        "conversion panel: "
+        + ", ".join(conversion.metrics)
+        + (f"; funnel {' > '.join(conversion.funnel)}" if conversion.funnel else "")
+    )
     if config.alerts:
         print(f"alert rules ({len(config.alerts)}): " + ", ".join(a.name for a in config.alerts))
     items = sum(len(phase.items) for phase in config.checklist)
@@ -216,14 +249,24 @@ def check(config: Config) -> int:
     return 0
 
 
-def run(config: Config, operator: str | None, clock: Callable[[], float] | None = None,
-        start_recorder: bool = True, recorder_args: Sequence[str] = ()) -> int:
+def run(
+    config: Config,
+    operator: str | None,
+    clock: Callable[[], float] | None = None,
+    start_recorder: bool = True,
+    recorder_args: Sequence[str] = (),
+) -> int:
     """The dashboard: attach to the room (starting its recorder if none runs), until quit."""
     from warroom.app import WarroomApp
 
     _log_to_file(state_dir())
-    session = DashboardSession(config, operator_name(operator), start_recorder=start_recorder,
-                               recorder_args=recorder_args, **({"clock": clock} if clock else {}))
+    session = DashboardSession(
+        config,
+        operator_name(operator),
+        start_recorder=start_recorder,
+        recorder_args=recorder_args,
+        **({"clock": clock} if clock else {}),
+    )
     try:
         session.open()
     except StoreError as error:
@@ -240,30 +283,50 @@ def run(config: Config, operator: str | None, clock: Callable[[], float] | None 
 def _say_goodbye(session: DashboardSession, unsaved: list[Command]) -> None:
     """What the operator must know once the screen is gone."""
     if unsaved and session.door.spool_error is None:
-        print(f"warroom: {len(unsaved)} entries could not be saved yet; they are kept in "
-              f"{session.door.spool_path} and saved the next time warroom opens this room",
-              file=sys.stderr)
+        print(
+            f"warroom: {len(unsaved)} entries could not be saved yet; they are kept in "
+            f"{session.door.spool_path} and saved the next time warroom opens this room",
+            file=sys.stderr,
+        )
     elif unsaved:
-        print(f"warroom: {len(unsaved)} entries could not be saved, nor kept ({session.door.spool_error}); "
-              "here they are, to keep by hand:", file=sys.stderr)
+        print(
+            f"warroom: {len(unsaved)} entries could not be saved, nor kept ({session.door.spool_error}); "
+            "here they are, to keep by hand:",
+            file=sys.stderr,
+        )
         for command in unsaved:
             print(json.dumps(command.to_json()), file=sys.stderr)
     if session.started and any(p.poll() is None for p in session.started):
-        print(f"warroom: the recorder started for this room keeps recording {session.location.label} in the "
-              f"background (stops {AUTO_IDLE_EXIT / 3600:g} h after the last dashboard leaves; "
-              "`warroom room stop` stops it now)", file=sys.stderr)
+        print(
+            f"warroom: the recorder started for this room keeps recording {session.location.label} in the "
+            f"background (stops {AUTO_IDLE_EXIT / 3600:g} h after the last dashboard leaves; "
+            "`warroom room stop` stops it now)",
+            file=sys.stderr,
+        )
 
 
-def record(config: Config, operator: str, *, auto: bool = False, idle_exit: float | None = None,
-           clock: Callable[[], float] | None = None, tick_interval: float = 1.0) -> int:
+def record(
+    config: Config,
+    operator: str,
+    *,
+    auto: bool = False,
+    idle_exit: float | None = None,
+    clock: Callable[[], float] | None = None,
+    tick_interval: float = 1.0,
+) -> int:
     """The room's recorder, headless, until SIGTERM, SIGHUP or Ctrl-C."""
     from warroom.service import serve
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return serve(config, operator, auto=auto, idle_exit=idle_exit, tick_interval=tick_interval,
-                     **({"clock": clock} if clock else {}))
+        return serve(
+            config,
+            operator,
+            auto=auto,
+            idle_exit=idle_exit,
+            tick_interval=tick_interval,
+            **({"clock": clock} if clock else {}),
+        )
     except StoreError as error:
         print(error, file=sys.stderr)
         return EXIT_USAGE
@@ -289,15 +352,16 @@ def room_copy(source: str, destination: str) -> int:
         source_location, destination_location = RoomLocation.parse(source), RoomLocation.parse(destination)
         if not source_location.exists():
             raise StoreError(f"{source_location.label}: no room database there")
-        with RoomStore(source_location.open_database()) as src, \
-                RoomStore(destination_location.open_database()) as dst:
+        with RoomStore(source_location.open_database()) as src, RoomStore(destination_location.open_database()) as dst:
             copied = copy_room(src, dst)
     except (StoreError, ValueError) as error:
         print(f"room copy failed: {error}", file=sys.stderr)
         return EXIT_USAGE
     rows = sum(copied.values())
-    print(f"copied {rows:,} rows from {source_location.label} to {destination_location.label}; "
-          f"every table counted on both sides: " + ", ".join(f"{t} {n:,}" for t, n in copied.items() if n))
+    print(
+        f"copied {rows:,} rows from {source_location.label} to {destination_location.label}; "
+        f"every table counted on both sides: " + ", ".join(f"{t} {n:,}" for t, n in copied.items() if n)
+    )
     return 0
 
 
@@ -305,8 +369,7 @@ def demo(args: argparse.Namespace) -> int:
     from warroom.demo.world import DemoWorld
 
     with DemoWorld(speed=args.speed, seed=args.seed, workdir=args.dir) as world:
-        status = run(world.config, operator=args.operator, clock=world.clock,
-                     recorder_args=world.recorder_args)
+        status = run(world.config, operator=args.operator, clock=world.clock, recorder_args=world.recorder_args)
         world.stop_recorder()
         if status == 0 and args.export:
             status = _export(world.config, None, args.export)
@@ -347,9 +410,16 @@ def _time_arg(text: str | None, option: str) -> float | None:
     return moment.timestamp()
 
 
-def _export(config: Config | None, db: str | None, out: str, formats: Sequence[str] = ("md", "html", "json"),
-            start: float | None = None, end: float | None = None, starred: bool = False,
-            full_timeline: bool = False) -> int:
+def _export(
+    config: Config | None,
+    db: str | None,
+    out: str,
+    formats: Sequence[str] = ("md", "html", "json"),
+    start: float | None = None,
+    end: float | None = None,
+    starred: bool = False,
+    full_timeline: bool = False,
+) -> int:
     from warroom.door import Door
     from warroom.export import export_store, options_from_config
 
@@ -368,9 +438,11 @@ def _export(config: Config | None, db: str | None, out: str, formats: Sequence[s
     try:
         door.open()
         flush(door, recorder_running(watch))  # the recorder's last second first
-        paths = door.read(lambda store: export_store(store, out, formats, start, end, starred,
-                                                     full_timeline=full_timeline,
-                                                     **options_from_config(config))).result()
+        paths = door.read(
+            lambda store: export_store(
+                store, out, formats, start, end, starred, full_timeline=full_timeline, **options_from_config(config)
+            )
+        ).result()
     except (StoreError, ValueError, FileNotFoundError, OSError) as error:
         print(f"export failed: {error}", file=sys.stderr)
         return EXIT_USAGE

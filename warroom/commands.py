@@ -111,8 +111,12 @@ class TicketChange(Command):
             raise ValueError(f"unknown ticket action {self.action!r}")
 
     def saved_text(self) -> str:
-        what = {"assign": f"assigned to {self.value or self.operator}", "respond": "replied",
-                "priority": f"priority {self.value}", "status": str(self.value)}[self.action]
+        what = {
+            "assign": f"assigned to {self.value or self.operator}",
+            "respond": "replied",
+            "priority": f"priority {self.value}",
+            "status": str(self.value),
+        }[self.action]
         return f"Saved: {self.ticket_id} {what}"
 
 
@@ -161,8 +165,18 @@ class SetLaunch(Command):
 
 
 KINDS: dict[str, type[Command]] = {
-    cls.kind: cls for cls in (AddLogEntry, StarEntry, SetItemDone, CreateTicket, TicketChange,
-                              AckAlert, AddSilence, EndSilence, SetLaunch)
+    cls.kind: cls
+    for cls in (
+        AddLogEntry,
+        StarEntry,
+        SetItemDone,
+        CreateTicket,
+        TicketChange,
+        AckAlert,
+        AddSilence,
+        EndSilence,
+        SetLaunch,
+    )
 }
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
@@ -50,14 +50,14 @@ def parse_bound(value: Any) -> tuple[str, float]:
     """`0.05`, `"5%"`, `"> 5%"`, `"< 100"` -> (">", 0.05) ...: a number alone is an upper
     bound (above it is bad); "<" or "<=" make it a lower one."""
     if isinstance(value, bool):
-        raise ValueError("expected a number or a bound such as \"> 5%\" or \"< 100\"")
+        raise ValueError('expected a number or a bound such as "> 5%" or "< 100"')
     if isinstance(value, (int, float)):
         return (">", float(value))
     if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] in (">", ">=", "<", "<="):
         return (str(value[0]), float(value[1]))  # the form this returns, read back
     match = _BOUND.match(value) if isinstance(value, str) else None
     if match is None:
-        raise ValueError(f"expected a number or a bound such as \"> 5%\" or \"< 100\", got {value!r}")
+        raise ValueError(f'expected a number or a bound such as "> 5%" or "< 100", got {value!r}')
     op, number, suffix = match.groups()
     return (op or ">", float(number) * _BOUND_SCALE[suffix or ""])
 
@@ -172,7 +172,7 @@ class FileSourceConfig(SourceBase):
 
 
 SourceConfig = Annotated[
-    Union[WebSocketSourceConfig, HttpSourceConfig, PrometheusSourceConfig, FileSourceConfig],
+    WebSocketSourceConfig | HttpSourceConfig | PrometheusSourceConfig | FileSourceConfig,
     Field(discriminator="kind"),
 ]
 
@@ -334,7 +334,8 @@ class TicketsConfig(StrictModel):
     """Only records matching this filter (same form as a metric's `where`)."""
     id_field: str = "id"
     categories: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
-        default_factory=lambda: list(TICKET_CATEGORIES), min_length=1)
+        default_factory=lambda: list(TICKET_CATEGORIES), min_length=1
+    )
     """What an operator can choose for a ticket opened by hand, in this order, in the
     team's language."""
     sla: dict[Priority, SlaConfig] = Field(default_factory=_default_sla)
@@ -427,22 +428,64 @@ class UiConfig(StrictModel):
 
 
 THEMES = (
-    "textual-dark", "textual-light", "nord", "gruvbox", "catppuccin-mocha", "dracula", "tokyo-night",
-    "monokai", "flexoki", "catppuccin-latte", "catppuccin-frappe", "catppuccin-macchiato", "solarized-light",
-    "solarized-dark", "rose-pine", "rose-pine-moon", "rose-pine-dawn", "atom-one-dark", "atom-one-light",
-    "ansi-dark", "ansi-light",
+    "textual-dark",
+    "textual-light",
+    "nord",
+    "gruvbox",
+    "catppuccin-mocha",
+    "dracula",
+    "tokyo-night",
+    "monokai",
+    "flexoki",
+    "catppuccin-latte",
+    "catppuccin-frappe",
+    "catppuccin-macchiato",
+    "solarized-light",
+    "solarized-dark",
+    "rose-pine",
+    "rose-pine-moon",
+    "rose-pine-dawn",
+    "atom-one-dark",
+    "atom-one-light",
+    "ansi-dark",
+    "ansi-light",
 )
 """Textual's own themes (tests/ui checks that the installed Textual has each of them)."""
 
 BINDING_IDS = (
-    "quit", "help", "palette", "search", "reload", "launch", "export",
-    "tab.live", "tab.alerts", "tab.checklist", "tab.support", "tab.log",
-    "alerts.ack", "alerts.silence", "alerts.unsilence", "alerts.history",
-    "checklist.done", "checklist.undo",
-    "support.new", "support.assign", "support.respond", "support.priority", "support.priority_down",
+    "quit",
+    "help",
+    "palette",
+    "search",
+    "reload",
+    "launch",
+    "export",
+    "tab.live",
+    "tab.alerts",
+    "tab.checklist",
+    "tab.support",
+    "tab.log",
+    "alerts.ack",
+    "alerts.silence",
+    "alerts.unsilence",
+    "alerts.history",
+    "checklist.done",
+    "checklist.undo",
+    "support.new",
+    "support.assign",
+    "support.respond",
+    "support.priority",
+    "support.priority_down",
     "support.solve",
-    "log.add", "log.star", "log.filter", "log.starred", "log.fold",
-    "table.top", "table.bottom", "form.cancel", "form.save",
+    "log.add",
+    "log.star",
+    "log.filter",
+    "log.starred",
+    "log.fold",
+    "table.top",
+    "table.bottom",
+    "form.cancel",
+    "form.save",
 )
 """Every key's binding id, the names `[keymap]` remaps (tests/ui checks the app has exactly
 these)."""
@@ -507,7 +550,11 @@ class Config(StrictModel):
 # Support-queue figures the room keeps as gauges, so alert rules can use them
 # (`sla_breaches > 0`, `open_tickets > 50`).
 TICKET_METRICS = (
-    "open_tickets", "unassigned_tickets", "sla_breaches", "median_first_response", "median_resolution",
+    "open_tickets",
+    "unassigned_tickets",
+    "sla_breaches",
+    "median_first_response",
+    "median_resolution",
 )
 
 
@@ -814,7 +861,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 def launch_time_utc(config: Config) -> float | None:
     """The configured launch as epoch seconds, or None when it is set by "launch now"."""
     at = config.launch.at
-    return at.astimezone(timezone.utc).timestamp() if at else None
+    return at.astimezone(UTC).timestamp() if at else None
 
 
 def resolve_panels(config: Config) -> tuple[TrafficPanelConfig, ConversionPanelConfig]:
@@ -830,12 +877,9 @@ def resolve_panels(config: Config) -> tuple[TrafficPanelConfig, ConversionPanelC
     traffic = config.panels.traffic
     shown = set(conv_metrics)
     traffic_metrics = list(traffic.metrics) or [
-        name for name in [m.name for m in config.metrics] + [r.name for r in config.ratios]
-        if name not in shown
+        name for name in [m.name for m in config.metrics] + [r.name for r in config.ratios] if name not in shown
     ]
-    chart = traffic.chart or next(
-        (n for n in traffic_metrics if n in {m.name for m in config.metrics}), None
-    )
+    chart = traffic.chart or next((n for n in traffic_metrics if n in {m.name for m in config.metrics}), None)
     channels = traffic.channels or next((m.name for m in config.metrics if m.split_by), None)
     return (
         TrafficPanelConfig(metrics=traffic_metrics, chart=chart, channels=channels),

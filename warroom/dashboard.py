@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from operator import methodcaller
 from typing import Any, Protocol
 
 from warroom import snapshot as snap
@@ -74,8 +75,15 @@ class RoomListener(Protocol):
 class DashboardSession:
     """See the module docstring. `open()` before the screen starts, `close()` after."""
 
-    def __init__(self, config: Config, operator: str, *, clock: Callable[[], float] = time.time,
-                 start_recorder: bool = True, recorder_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        config: Config,
+        operator: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        start_recorder: bool = True,
+        recorder_args: Sequence[str] = (),
+    ) -> None:
         self.config = config
         self.operator = operator
         self.clock = clock
@@ -84,8 +92,9 @@ class DashboardSession:
         self.recorder_args = list(recorder_args)
         self.listener: RoomListener | None = None
         started = time.time()  # sessions are processes: wall time, whatever the room's clock
-        self.session = Session(uuid.uuid4().hex, "dashboard", operator, socket.gethostname(), os.getpid(),
-                               started, started)
+        self.session = Session(
+            uuid.uuid4().hex, "dashboard", operator, socket.gethostname(), os.getpid(), started, started
+        )
         self.door = Door(self.location, clock=clock, on_change=self._heard)
         self.recorder = RecorderStatus(None)
         self.started: list[subprocess.Popen[bytes]] = []
@@ -166,9 +175,8 @@ class DashboardSession:
                     listener.recorder_changed(status)
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + HEARTBEAT_EVERY
-                now = time.time()
                 try:
-                    self.door.write(lambda s: s.heartbeat(self.session.id, now), replace="heartbeat")
+                    self.door.write(methodcaller("heartbeat", self.session.id, time.time()), replace="heartbeat")
                 except Exception:
                     log.exception("heartbeat")
             self._stop.wait(CHECK_EVERY)
@@ -193,15 +201,32 @@ class DashboardSession:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         """`warroom record --auto` for this room, detached from our terminal and session."""
-        argv = [sys.executable, "-m", "warroom", "record", "--config", str(self.config.path),
-                "--operator", self.operator, "--auto", "--idle-exit", f"{AUTO_IDLE_EXIT:g}",
-                *self.recorder_args]
+        argv = [
+            sys.executable,
+            "-m",
+            "warroom",
+            "record",
+            "--config",
+            str(self.config.path),
+            "--operator",
+            self.operator,
+            "--auto",
+            "--idle-exit",
+            f"{AUTO_IDLE_EXIT:g}",
+            *self.recorder_args,
+        ]
         log.info("starting a recorder: %s", " ".join(argv))
         log_path = self.location.recorder_log
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as out:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True, close_fds=True)
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
         return process
 
 

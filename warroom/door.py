@@ -85,8 +85,14 @@ class _Job:
 class Door:
     """See the module docstring. `open()` before use, `close()` at the end."""
 
-    def __init__(self, where: RoomLocation | str | os.PathLike[str], *, clock: Callable[[], float] = time.time,
-                 on_change: ChangeListener | None = None, watch_interval: float = WATCH_INTERVAL) -> None:
+    def __init__(
+        self,
+        where: RoomLocation | str | os.PathLike[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        on_change: ChangeListener | None = None,
+        watch_interval: float = WATCH_INTERVAL,
+    ) -> None:
         self.location = where if isinstance(where, RoomLocation) else RoomLocation(db_path=Path(where))
         self.spool_path = self.location.spool_path
         self._clock = clock
@@ -111,8 +117,7 @@ class Door:
         file). Raises StoreError when the database cannot be used."""
         for role in ("writer", "reader"):
             ready: Future[None] = Future()
-            thread = threading.Thread(target=self._serve, args=(role, ready), daemon=True,
-                                      name=f"warroom-room-{role}")
+            thread = threading.Thread(target=self._serve, args=(role, ready), daemon=True, name=f"warroom-room-{role}")
             thread.start()
             self._threads.append(thread)
             try:
@@ -161,8 +166,7 @@ class Door:
     def submit(self, command: Command) -> Future[Any]:
         """Apply an operator's command (see RoomStore.apply); the future's result is what
         the write returned, once it is committed."""
-        return self._queue(self._writes, _Job(_applier(command), Future(), time.monotonic(),
-                                              command=command))
+        return self._queue(self._writes, _Job(_applier(command), Future(), time.monotonic(), command=command))
 
     def drain(self, timeout: float) -> bool:
         """Wait until every write asked for so far is done; False if `timeout` passed first."""
@@ -180,8 +184,12 @@ class Door:
             waiting = list(self._writes)
             if self._running is not None:
                 waiting.insert(0, self._running)
-            return DoorStatus(len(waiting), min((j.asked_at for j in waiting), default=None),
-                              self._error if waiting else None, self._spooled)
+            return DoorStatus(
+                len(waiting),
+                min((j.asked_at for j in waiting), default=None),
+                self._error if waiting else None,
+                self._spooled,
+            )
 
     def _queue(self, queue: deque[_Job], job: _Job) -> Future[Any]:
         with self._lock:
@@ -372,8 +380,7 @@ class Door:
             if not commands:
                 self._unlink_spool()
             for command in commands:
-                self._writes.append(_Job(_applier(command), Future(), time.monotonic(), command=command,
-                                         replayed=True))
+                self._writes.append(_Job(_applier(command), Future(), time.monotonic(), command=command, replayed=True))
             self._lock.notify_all()
 
 

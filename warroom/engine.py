@@ -37,9 +37,7 @@ class Engine:
         self.config = config
         self.clock = clock
         self.tick_interval = tick_interval
-        self.metrics = MetricsStore(
-            [*config.metrics, *builtin_metrics()], config.ratios, config.targets, clock=clock
-        )
+        self.metrics = MetricsStore([*config.metrics, *builtin_metrics()], config.ratios, config.targets, clock=clock)
         self.pipeline = Pipeline(config, self.metrics, on_tickets=self._on_tickets)
         self.sources: list[Source] = [build_source(s, clock=clock) for s in config.sources]
         self.launch_at: float | None = launch_time_utc(config)
@@ -96,9 +94,7 @@ class Engine:
             except Exception as exc:  # a bug in a transport: show it, restart it
                 log.exception("source %s crashed", source.name)
                 source.health.note_fault("crashed")
-                source.health.set_state(
-                    SourceState.ERROR, f"crashed: {type(exc).__name__}: {exc}", now=self.clock()
-                )
+                source.health.set_state(SourceState.ERROR, f"crashed: {type(exc).__name__}: {exc}", now=self.clock())
                 await asyncio.sleep(CRASH_RESTART_DELAY)
 
     def _emitter(self, source: Source) -> Callable[[list[Record]], None]:

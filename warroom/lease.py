@@ -178,8 +178,9 @@ class PostgresLease(Lease):
         from psycopg import sql
 
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5,
-                                         application_name="warroom recorder lease")
+            self._conn = psycopg.connect(
+                self.url, autocommit=True, connect_timeout=5, application_name="warroom recorder lease"
+            )
             self._conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         return self._conn
 
@@ -198,7 +199,8 @@ class PostgresLease(Lease):
                 "VALUES (1, %s, %s, %s, %s, pg_backend_pid()) ON CONFLICT(id) DO UPDATE SET "
                 "pid = excluded.pid, operator = excluded.operator, host = excluded.host, "
                 "since = excluded.since, backend_pid = excluded.backend_pid",
-                (me.pid, me.operator, me.host, me.since))
+                (me.pid, me.operator, me.host, me.since),
+            )
         except psycopg.Error:
             self._drop()
             return False
@@ -260,7 +262,8 @@ class PostgresWatch(LeaseWatch):
             row = conn.execute(
                 "SELECT h.pid, h.operator, h.host, h.since FROM lease_holder h WHERE EXISTS ("
                 "SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
-                "AND l.pid = h.backend_pid)").fetchone()
+                "AND l.pid = h.backend_pid)"
+            ).fetchone()
         except psycopg.errors.UndefinedTable:
             return None  # no room yet: nobody holds it
         except psycopg.Error as exc:

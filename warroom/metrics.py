@@ -122,8 +122,16 @@ class Series:
     """One metric's state: totals, last value, rings, and a bounded breakdown by label."""
 
     __slots__ = (
-        "config", "total", "total_since_launch", "count", "last", "last_ts",
-        "updated_at", "seconds", "minutes", "labels",
+        "config",
+        "total",
+        "total_since_launch",
+        "count",
+        "last",
+        "last_ts",
+        "updated_at",
+        "seconds",
+        "minutes",
+        "labels",
     )
 
     def __init__(self, config: MetricConfig) -> None:
@@ -176,8 +184,16 @@ class MetricsStore:
 
     # ------------------------------------------------------------------ writing
 
-    def add(self, name: str, ts: float, total: float = 1.0, count: int = 1, last: float | None = None,
-            label: str | None = None, now: float | None = None) -> None:
+    def add(
+        self,
+        name: str,
+        ts: float,
+        total: float = 1.0,
+        count: int = 1,
+        last: float | None = None,
+        label: str | None = None,
+        now: float | None = None,
+    ) -> None:
         """Fold `count` points with sum `total` at record time `ts` into metric `name`.
 
         The pipeline pre-aggregates a batch per (metric, second, label) and calls this once
@@ -218,9 +234,13 @@ class MetricsStore:
             series = self.series[name]
             if name not in states:
                 states[name] = {
-                    "total": series.total, "total_since_launch": series.total_since_launch,
-                    "count": series.count, "last": series.last, "last_ts": series.last_ts,
-                    "updated_at": series.updated_at, "labels": dict(series.labels),
+                    "total": series.total,
+                    "total_since_launch": series.total_since_launch,
+                    "count": series.count,
+                    "last": series.last,
+                    "last_ts": series.last_ts,
+                    "updated_at": series.updated_at,
+                    "labels": dict(series.labels),
                 }
             held = series.seconds.get(second)
             if held is not None:
@@ -390,15 +410,17 @@ class MetricsStore:
                 eta = (target.value - actual) / pace
             else:
                 eta = None
-            out.append(TargetStatus(
-                metric=target.metric,
-                label=target.label or self.title(target.metric),
-                target=target.value,
-                actual=actual,
-                progress=actual / target.value,
-                rate_per_s=pace,
-                eta_seconds=eta,
-            ))
+            out.append(
+                TargetStatus(
+                    metric=target.metric,
+                    label=target.label or self.title(target.metric),
+                    target=target.value,
+                    actual=actual,
+                    progress=actual / target.value,
+                    rate_per_s=pace,
+                    eta_seconds=eta,
+                )
+            )
         return out
 
     # ------------------------------------------------------------------ internals

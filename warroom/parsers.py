@@ -58,20 +58,12 @@ def parse_jsonl(line: Line) -> dict[str, Any] | None:
 # Quoted fields allow backslash escapes (nginx writes `"` as \x22, other servers as \").
 _QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _NGINX = re.compile(
-    r"(\S+) \S+ (\S+) \[([^\]]*)\] "
-    + _QUOTED
-    + r" (\d{3}) (\d+|-) "
-    + _QUOTED
-    + " "
-    + _QUOTED
-    + r"(.*)",
+    r"(\S+) \S+ (\S+) \[([^\]]*)\] " + _QUOTED + r" (\d{3}) (\d+|-) " + _QUOTED + " " + _QUOTED + r"(.*)",
     re.DOTALL,
 )
 # The same layout for a line without a backslash, where a quoted field cannot hold an
 # escaped quote: the two patterns then match alike, and this one in half the time.
-_NGINX_PLAIN = re.compile(
-    r'(\S+) \S+ (\S+) \[([^\]]*)\] "([^"]*)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"(.*)', re.DOTALL
-)
+_NGINX_PLAIN = re.compile(r'(\S+) \S+ (\S+) \[([^\]]*)\] "([^"]*)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"(.*)', re.DOTALL)
 _METHOD = re.compile(r"[A-Z][A-Z_-]*")
 _COMMON_METHODS = frozenset(("GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"))
 # The usual trailing fields, `$request_time` or `$request_time $upstream_response_time` as
@@ -83,7 +75,9 @@ _EXTRA = re.compile(r'(?:(\w+)=)?("[^"]*"|[^\s",]+(?:(?:,\s*|\s+:\s+)[^\s",:]+)*
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _REQUEST_TIME_KEYS = {"rt", "request_time", "reqtime"}
 _UPSTREAM_TIME_KEYS = {"urt", "upstream_response_time", "upstream_time", "uprt"}
-_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_MONTHS = {
+    m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)
+}
 _TIME_CACHE: dict[str, float | None] = {}
 _TIME_CACHE_MAX = 4096
 
@@ -114,8 +108,12 @@ def _parse_time_local(text: str) -> float | None:
     offset = timedelta(hours=int(text[22:24]), minutes=int(text[24:26]))
     try:
         moment = datetime(
-            int(text[7:11]), month, int(text[0:2]),
-            int(text[12:14]), int(text[15:17]), int(text[18:20]),
+            int(text[7:11]),
+            month,
+            int(text[0:2]),
+            int(text[12:14]),
+            int(text[15:17]),
+            int(text[18:20]),
             tzinfo=timezone(-offset if sign == "-" else offset),
         )
     except ValueError:  # 31/Feb, hour 25, offset of a day or more

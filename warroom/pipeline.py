@@ -53,8 +53,20 @@ EXACT_INT = 2**53  # integers up to this size convert to float without rounding
 
 SEARCH_HOSTS = ("google.", "bing.", "duckduckgo.", "yahoo.", "baidu.", "yandex.", "ecosia.")
 SOCIAL_HOSTS = (
-    "facebook.", "fb.", "instagram.", "twitter.", "t.co", "x.com", "tiktok.", "linkedin.",
-    "reddit.", "youtube.", "pinterest.", "weibo.", "threads.", "snapchat.",
+    "facebook.",
+    "fb.",
+    "instagram.",
+    "twitter.",
+    "t.co",
+    "x.com",
+    "tiktok.",
+    "linkedin.",
+    "reddit.",
+    "youtube.",
+    "pinterest.",
+    "weibo.",
+    "threads.",
+    "snapchat.",
 )
 
 
@@ -204,10 +216,10 @@ def _compile_op(field: str, op: str, arg: Any) -> Predicate:
         if isinstance(arg, str):
             # Two different strings never match: only other types go through _equals.
             if "." not in field:  # the common case, without the getter's call
-                return lambda r: (v := r.get(field)) == arg or (
-                    v is not None and type(v) is not str and _equals(v, arg))
-            return lambda r: (v := get(r)) == arg or (
-                v is not None and type(v) is not str and _equals(v, arg))
+                return lambda r: (
+                    (v := r.get(field)) == arg or (v is not None and type(v) is not str and _equals(v, arg))
+                )
+            return lambda r: (v := get(r)) == arg or (v is not None and type(v) is not str and _equals(v, arg))
         return lambda r: _equals(get(r), arg)
     if op == "ne":
         return lambda r: not _equals(get(r), arg)
@@ -402,15 +414,16 @@ class _Plan:
             index.add(metric, config.where)
 
 
-def _select(matches: Predicate, records: list[Record], times: list[float],
-            positions: Iterable[int] | None = None) -> tuple[list[Record], list[float]]:
+def _select(
+    matches: Predicate, records: list[Record], times: list[float], positions: Iterable[int] | None = None
+) -> tuple[list[Record], list[float]]:
     """The records (at `positions`, default all) that pass `matches`, with their times, in
     batch order."""
     chosen: list[Record] = []
     chosen_times: list[float] = []
     keep, keep_time = chosen.append, chosen_times.append
     if positions is None:
-        for record, ts in zip(records, times):
+        for record, ts in zip(records, times, strict=True):
             if matches(record):
                 keep(record)
                 keep_time(ts)
@@ -481,8 +494,7 @@ class Pipeline:
         if tickets and self.on_tickets is not None:
             self.on_tickets(source, tickets)
 
-    def _ingest_one(self, source: str, record: Record, ts: float, arrival: float,
-                    rejects: Counter[str]) -> None:
+    def _ingest_one(self, source: str, record: Record, ts: float, arrival: float, rejects: Counter[str]) -> None:
         """What _ingest_many does for a batch of one record, without its group tables."""
         add = self.metrics.add
         plan = self._plan_for(source)
@@ -512,8 +524,9 @@ class Pipeline:
                 rejects["bad_label"] += 1
             add(metric.name, ts, value, 1, value, label, now=arrival)
 
-    def _ingest_many(self, source: str, records: list[Record], times: list[float], arrival: float,
-                     rejects: Counter[str]) -> None:
+    def _ingest_many(
+        self, source: str, records: list[Record], times: list[float], arrival: float, rejects: Counter[str]
+    ) -> None:
         plan = self._plan_for(source)
         # Records chosen per filter: metrics with the same filter share one selection.
         selected: dict[str, tuple[list[Record], list[float]]] = {}
@@ -544,14 +557,15 @@ class Pipeline:
                     selected[metric.where_key] = hit
                 self._fold(metric, *hit, arrival, rejects)
 
-    def _fold(self, metric: _CompiledMetric, records: list[Record], times: list[float],
-              arrival: float, rejects: Counter[str]) -> None:
+    def _fold(
+        self, metric: _CompiledMetric, records: list[Record], times: list[float], arrival: float, rejects: Counter[str]
+    ) -> None:
         """Add a metric's matching records of a batch, grouped per second (and label)."""
         if not times:
             return
         add, name = self.metrics.add, metric.name
         if metric.value_of is None and metric.split_by is None:
-            for second, (count, ts) in self._counts(times).items():
+            for count, ts in self._counts(times).values():
                 add(name, ts, float(count), int(count), 1.0, None, now=arrival)
         else:
             groups = self._groups(metric, records, times, rejects)
@@ -559,8 +573,7 @@ class Pipeline:
                 add(name, ts, total, int(count), last, label, now=arrival)
 
     @staticmethod
-    def _times(records: list[Record], time_field: str, arrival: float,
-               rejects: Counter[str]) -> list[float]:
+    def _times(records: list[Record], time_field: str, arrival: float, rejects: Counter[str]) -> list[float]:
         """Each record's time: its own (epoch s or ms, ISO 8601), or `arrival` when missing,
         unreadable (counted as bad_time) or too far ahead (counted as future_time)."""
         latest_allowed = arrival + MAX_FUTURE_SKEW
@@ -607,15 +620,16 @@ class Pipeline:
         return groups
 
     @staticmethod
-    def _groups(metric: _CompiledMetric, records: list[Record], times: list[float],
-                rejects: Counter[str]) -> dict[tuple[int, str | None], list[float]]:
+    def _groups(
+        metric: _CompiledMetric, records: list[Record], times: list[float], rejects: Counter[str]
+    ) -> dict[tuple[int, str | None], list[float]]:
         """Any other metric over its matching records: (second, label) -> [total, count,
         last value, its time]."""
         groups: dict[tuple[int, str | None], list[float]] = {}
         value_of, value_field, split_by = metric.value_of, metric.value_field, metric.split_by
         label: str | None = None
         bad_values = bad_labels = 0
-        for record, ts in zip(records, times):
+        for record, ts in zip(records, times, strict=True):
             value: float | None
             if value_of is None:
                 value = 1.0

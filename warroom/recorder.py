@@ -51,9 +51,9 @@ from warroom.alerts import Ack, AlertEngine, RuleState, Silence, Transition
 from warroom.config import Config, launch_time_utc
 from warroom.door import Door
 from warroom.engine import Engine
+from warroom.location import RoomLocation
 from warroom.metrics import MINUTES_KEPT, SECONDS_KEPT
 from warroom.model import Record
-from warroom.location import RoomLocation
 from warroom.notify.service import RecorderNotifications
 from warroom.sources import SourceState
 from warroom.store import (
@@ -63,8 +63,8 @@ from warroom.store import (
     LeaseLost,
     RoomStore,
     Session,
-    SourceRow,
     SourceChange,
+    SourceRow,
     StoreError,
     TickRecord,
 )
@@ -110,8 +110,15 @@ class Restored:
 class Recorder:
     """Records one room; see the module docstring. Build, `open()`, then `await run()`."""
 
-    def __init__(self, config: Config, operator: str, *, clock: Callable[[], float] = time.time,
-                 tick_interval: float = 1.0, publish_interval: float = PUBLISH_INTERVAL) -> None:
+    def __init__(
+        self,
+        config: Config,
+        operator: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        tick_interval: float = 1.0,
+        publish_interval: float = PUBLISH_INTERVAL,
+    ) -> None:
         self.config = config
         self.operator = operator
         self.clock = clock
@@ -119,16 +126,16 @@ class Recorder:
         self.publish_interval = publish_interval
         self.location = RoomLocation.of(config)
         started = time.time()  # sessions are processes: wall time, whatever the room's clock
-        self.session = Session(uuid.uuid4().hex, "recorder", operator, socket.gethostname(), os.getpid(),
-                               started, started)
+        self.session = Session(
+            uuid.uuid4().hex, "recorder", operator, socket.gethostname(), os.getpid(), started, started
+        )
         self.engine = Engine(config, clock=clock, tick_interval=tick_interval)
         self.alerts = AlertEngine(config.alerts, self.engine.metrics, clock=clock, stale=_stale_check(self.engine))
         self.door = Door(self.location, clock=clock, on_change=self._heard)
         self.fence = (os.getpid(), self.session.host) if self.location.is_postgres else None
         self.lease_lost: str | None = None
         """Why a write was refused because another recorder holds the room (stop at once)."""
-        self.notifications = RecorderNotifications(config, self.door, self.session.id, clock=clock,
-                                                   fence=self.fence)
+        self.notifications = RecorderNotifications(config, self.door, self.session.id, clock=clock, fence=self.fence)
         """Notifications: the recorder is the only process that sends them (warroom.notify)."""
         self.rejected_tickets = 0
         self.future_ticket_times = 0
@@ -170,8 +177,7 @@ class Recorder:
             self.notifications.restore()
             text = _takeover_text(self.session, restored.recorders)
             at = self.clock()
-            self.taken_over_from = self.door.write(
-                lambda s: s.take_over_recording(self.session, text, at)).result()
+            self.taken_over_from = self.door.write(lambda s: s.take_over_recording(self.session, text, at)).result()
         except BaseException:
             self.door.close()
             raise
@@ -241,8 +247,9 @@ class Recorder:
     def follow_room(self) -> None:
         """Read and apply the room's changes now (for callers without a running loop)."""
         self._run_later()
-        self._apply(self.door.read(lambda s: _read_changes(s, {"alerts", "launch"}, self._last_ack_id,
-                                                           self.clock())).result())
+        self._apply(
+            self.door.read(lambda s: _read_changes(s, {"alerts", "launch"}, self._last_ack_id, self.clock())).result()
+        )
 
     def _apply(self, changes: RoomChanges) -> None:
         alerts, now = self.alerts, self.clock()
@@ -295,16 +302,29 @@ class Recorder:
             if t.event not in ALERT_EVENTS or t.event == "acked":
                 continue  # nodata and inactive are display states; acks are logged by their command
             value_text = self.alerts.format_value(t.rule, t.value) if t.value is not None else None
-            record.transitions.append(AlertEventRow(t.ts, t.rule, t.event, t.severity, t.value,
-                                                    t.operator or None, t.note, value_text, t.episode))
+            record.transitions.append(
+                AlertEventRow(
+                    t.ts, t.rule, t.event, t.severity, t.value, t.operator or None, t.note, value_text, t.episode
+                )
+            )
 
     def _record_alert_states(self, record: TickRecord) -> None:
         for state in self.alerts.rule_states():
             if self._written_states.get(state.rule) != state:
                 self._written_states[state.rule] = state
-                record.alert_states.append(AlertStateRow(
-                    state.rule, state.state, state.since, state.clear_since, state.no_data, state.value,
-                    state.value_text, state.severity, state.episode))
+                record.alert_states.append(
+                    AlertStateRow(
+                        state.rule,
+                        state.state,
+                        state.since,
+                        state.clear_since,
+                        state.no_data,
+                        state.value,
+                        state.value_text,
+                        state.severity,
+                        state.episode,
+                    )
+                )
 
     def _record_sources(self, now: float, record: TickRecord) -> None:
         for health in self.engine.health():
@@ -313,8 +333,9 @@ class Recorder:
                 continue
             self._source_down[health.name] = down
             prefix = f"source {health.name} is "
-            text = f"{prefix}{health.state.value}: {self.config.scrub(health.reason)}" if down else \
-                prefix + "live again"
+            text = (
+                f"{prefix}{health.state.value}: {self.config.scrub(health.reason)}" if down else prefix + "live again"
+            )
             record.source_changes.append(SourceChange(health.name, down, text, now))
 
     def _checkpoint(self, now: float, record: TickRecord) -> None:
@@ -324,13 +345,18 @@ class Recorder:
             interval = self.config.room.history_interval
             self._next_history = (now // interval + 1) * interval
             at = now - now % interval
-            record.history = [(at, name, value) for name in metrics.names()
-                              if (value := metrics.value(name)) is not None]
+            record.history = [
+                (at, name, value) for name in metrics.names() if (value := metrics.value(name)) is not None
+            ]
         rejects = self.engine.pipeline.rejects
         for source in self.engine.sources:
             health = source.health
-            counters = {"records": health.records, "bad": health.bad_records, "reconnects": health.reconnects,
-                        "rejects": dict(rejects.get(source.name, {}))}
+            counters = {
+                "records": health.records,
+                "bad": health.bad_records,
+                "reconnects": health.reconnects,
+                "rejects": dict(rejects.get(source.name, {})),
+            }
             record.sources[source.name] = (source.checkpoint(), counters)
 
     def _sweep_support(self, now: float) -> None:
@@ -357,6 +383,7 @@ class Recorder:
 
     def _ask_for_requests(self) -> None:
         """An export waiting for the latest figures: answer with an immediate tick."""
+
         def answer(future: Future[tuple[int, int]]) -> None:
             if future.cancelled() or future.exception() is not None:
                 return
@@ -371,8 +398,11 @@ class Recorder:
         now = self.clock()
         record = TickRecord(at=now, session_id=self.session.id, flushed=request, fence=self.fence)
         self._checkpoint(now, record)
-        record.history = [(now, name, value) for name in self.engine.metrics.names()
-                          if (value := self.engine.metrics.value(name)) is not None]
+        record.history = [
+            (now, name, value)
+            for name in self.engine.metrics.names()
+            if (value := self.engine.metrics.value(name)) is not None
+        ]
         self._write(lambda s: s.record_tick(record))
 
     def _prune(self, now: float) -> None:
@@ -423,10 +453,21 @@ class Recorder:
         engine = self.engine
         rejects = {s.name: engine.rejects(s.name) for s in engine.sources}
         recorder = snap.Attendee(self.operator, self.session.host, self.session.started_at, self.session.pid)
-        body = snap.encode(snap.build(
-            self.config, engine.metrics, self.alerts, engine.health(), rejects, now=now, seq=self._seq,
-            rejected_tickets=self.rejected_tickets, recorder=recorder, online=self._online,
-            deliveries=self.notifications.view()))
+        body = snap.encode(
+            snap.build(
+                self.config,
+                engine.metrics,
+                self.alerts,
+                engine.health(),
+                rejects,
+                now=now,
+                seq=self._seq,
+                rejected_tickets=self.rejected_tickets,
+                recorder=recorder,
+                online=self._online,
+                deliveries=self.notifications.view(),
+            )
+        )
         return self._write(lambda s: s.publish_snapshot(now, body, self.fence), replace="snapshot")
 
     def attendance(self) -> bool:
@@ -476,19 +517,38 @@ class Recorder:
 
 def _read_restore(now: float) -> Callable[[RoomStore], Restored]:
     def read(store: RoomStore) -> Restored:
-        rules = [RuleState(r.rule, r.state, r.since, r.clear_since, r.no_data, r.value, r.value_text or "",
-                           r.severity, r.episode) for r in store.alert_states()]
+        rules = [
+            RuleState(
+                r.rule, r.state, r.since, r.clear_since, r.no_data, r.value, r.value_text or "", r.severity, r.episode
+            )
+            for r in store.alert_states()
+        ]
         episodes = {r.rule: r.episode for r in rules}
-        acks = [(e.rule, Ack(e.operator or "", e.ts, e.note), e.episode or 0)
-                for e in store.alert_events_after(0) if e.episode is not None and e.episode == episodes.get(e.rule)]
+        acks = [
+            (e.rule, Ack(e.operator or "", e.ts, e.note), e.episode or 0)
+            for e in store.alert_events_after(0)
+            if e.episode is not None and e.episode == episodes.get(e.rule)
+        ]
         last = store.recent_alert_events(1)
-        silences = [Silence(s.id, s.matchers, s.until, s.comment, s.operator, s.created_at)
-                    for s in store.active_silences(now)]
-        buckets = [*store.metric_buckets(1, int(now) - SECONDS_KEPT),
-                   *store.metric_buckets(60, int(now) // 60 - MINUTES_KEPT)]
-        return Restored(store.metric_states(), buckets, rules, acks, silences, store.source_rows(),
-                        store.launch_time(), last[0].id if last else 0,
-                        store.sessions(role="recorder"))
+        silences = [
+            Silence(s.id, s.matchers, s.until, s.comment, s.operator, s.created_at) for s in store.active_silences(now)
+        ]
+        buckets = [
+            *store.metric_buckets(1, int(now) - SECONDS_KEPT),
+            *store.metric_buckets(60, int(now) // 60 - MINUTES_KEPT),
+        ]
+        return Restored(
+            store.metric_states(),
+            buckets,
+            rules,
+            acks,
+            silences,
+            store.source_rows(),
+            store.launch_time(),
+            last[0].id if last else 0,
+            store.sessions(role="recorder"),
+        )
+
     return read
 
 
@@ -500,15 +560,18 @@ def _read_changes(store: RoomStore, topics: set[str], last_ack_id: int, now: flo
         for event in store.alert_events_after(last_ack_id):
             changes.last_ack_id = event.id
             changes.acks.append((event.rule, Ack(event.operator or "", event.ts, event.note), event.episode))
-        changes.silences = [Silence(s.id, s.matchers, s.until, s.comment, s.operator, s.created_at)
-                            for s in store.active_silences(now)]
+        changes.silences = [
+            Silence(s.id, s.matchers, s.until, s.comment, s.operator, s.created_at) for s in store.active_silences(now)
+        ]
         changes.ended_by = {sid: by or "" for sid, _, by in store.silences_ended_after(now - 3600)}
     return changes
 
 
 def _online(store: RoomStore) -> list[snap.Attendee]:
-    return [snap.Attendee(s.operator, s.host, s.started_at, s.pid)
-            for s in store.sessions(role="dashboard", seen_since=time.time() - ONLINE_WITHIN)]
+    return [
+        snap.Attendee(s.operator, s.host, s.started_at, s.pid)
+        for s in store.sessions(role="dashboard", seen_since=time.time() - ONLINE_WITHIN)
+    ]
 
 
 def _takeover_text(me: Session, before: list[Session]) -> str:

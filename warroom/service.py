@@ -40,8 +40,15 @@ IDLE_CHECK = 5.0
 STOP_WAIT = 15.0
 
 
-def serve(config: Config, operator: str, *, auto: bool = False, idle_exit: float | None = None,
-          clock: Callable[[], float] = time.time, tick_interval: float = 1.0) -> int:
+def serve(
+    config: Config,
+    operator: str,
+    *,
+    auto: bool = False,
+    idle_exit: float | None = None,
+    clock: Callable[[], float] = time.time,
+    tick_interval: float = 1.0,
+) -> int:
     """Record the room until stopped; 0 when stopped normally (or, with `auto`, when
     another recorder already holds the room)."""
     location = RoomLocation.of(config)
@@ -63,8 +70,12 @@ def serve(config: Config, operator: str, *, auto: bool = False, idle_exit: float
             watch = location.watch()
             holder = watch.holder()
             watch.close()
-            print(f"warroom record: standing by: {holder.who if holder else 'another recorder'} records "
-                  f"{location.label}; this one takes over when it stops", file=sys.stderr, flush=True)
+            print(
+                f"warroom record: standing by: {holder.who if holder else 'another recorder'} records "
+                f"{location.label}; this one takes over when it stops",
+                file=sys.stderr,
+                flush=True,
+            )
             said = True
         time.sleep(STANDBY_POLL)
         if stop["now"]:
@@ -73,15 +84,22 @@ def serve(config: Config, operator: str, *, auto: bool = False, idle_exit: float
         recorder = Recorder(config, operator, clock=clock, tick_interval=tick_interval)
         recorder.open()
         took = recorder.taken_over_from
-        print(f"warroom record: recording {location.label} as {recorder.session.who}"
-              + (f" (took over from {', '.join(s.who for s in took)})" if took else ""),
-              file=sys.stderr, flush=True)
+        print(
+            f"warroom record: recording {location.label} as {recorder.session.who}"
+            + (f" (took over from {', '.join(s.who for s in took)})" if took else ""),
+            file=sys.stderr,
+            flush=True,
+        )
         lost = asyncio.run(_record(recorder, lease, stop, idle_exit))
     finally:
         lease.release()
     if lost:
-        print(f"warroom record: lost the room's lease ({LEASE_LOST}); stopped so that two recorders never "
-              "record it at once", file=sys.stderr, flush=True)
+        print(
+            f"warroom record: lost the room's lease ({LEASE_LOST}); stopped so that two recorders never "
+            "record it at once",
+            file=sys.stderr,
+            flush=True,
+        )
         return EXIT_LEASE_LOST
     print("warroom record: stopped", file=sys.stderr, flush=True)
     return 0

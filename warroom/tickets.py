@@ -22,7 +22,7 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 PRIORITIES = ("urgent", "high", "normal", "low")
@@ -162,7 +162,7 @@ def parse_time(value: Any) -> float:
             except ValueError:
                 raise ValueError(f"not a time: {_mention(value)}") from None
             if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=timezone.utc)
+                parsed = parsed.replace(tzinfo=UTC)
             return parsed.timestamp()
     if isinstance(value, int) and value.bit_length() > 64:
         raise ValueError("not a time: a number too large")
@@ -320,9 +320,11 @@ def _mention(value: Any) -> str:
 
 
 def _without_future_times(fields: TicketFields, now: float) -> TicketFields:
-    changed: dict[str, Any] = {name: now for name in _TIME_FIELDS
-                               if (ts := getattr(fields, name)) is not None and clamp_future(ts, now) != ts}
+    changed: dict[str, Any] = {
+        name: now for name in _TIME_FIELDS if (ts := getattr(fields, name)) is not None and clamp_future(ts, now) != ts
+    }
     return replace(fields, **changed) if changed else fields
+
 
 OPERATOR_FIELDS = ("priority", "status", "assignee")
 """Fields an operator can change in warroom. For these, stored rows also keep the value the
@@ -352,17 +354,37 @@ def merge_record(
     - a time from the far future (see MAX_FUTURE_SKEW) is taken as `now`.
     """
     fields = _without_future_times(fields, now)
-    if (stored is not None and fields.updated_at is not None and stored["src_updated_at"] is not None
-            and fields.updated_at < stored["src_updated_at"]):
+    if (
+        stored is not None
+        and fields.updated_at is not None
+        and stored["src_updated_at"] is not None
+        and fields.updated_at < stored["src_updated_at"]
+    ):
         return "stale", None
-    row: dict[str, Any] = dict(stored) if stored is not None else {
-        "id": fields.id, "opened_at": fields.opened_at or fields.updated_at or now,
-        "subject": "", "customer_ref": "", "category": "", "priority": "normal",
-        "status": "new", "assignee": None, "first_response_at": None, "solved_at": None,
-        "updated_at": now, "source": source, "respond_breached_at": None,
-        "resolve_breached_at": None, "src_priority": None, "src_status": None,
-        "src_assignee": None, "src_updated_at": None,
-    }
+    row: dict[str, Any] = (
+        dict(stored)
+        if stored is not None
+        else {
+            "id": fields.id,
+            "opened_at": fields.opened_at or fields.updated_at or now,
+            "subject": "",
+            "customer_ref": "",
+            "category": "",
+            "priority": "normal",
+            "status": "new",
+            "assignee": None,
+            "first_response_at": None,
+            "solved_at": None,
+            "updated_at": now,
+            "source": source,
+            "respond_breached_at": None,
+            "resolve_breached_at": None,
+            "src_priority": None,
+            "src_status": None,
+            "src_assignee": None,
+            "src_updated_at": None,
+        }
+    )
     for name in ("subject", "customer_ref", "category", "opened_at"):
         value = getattr(fields, name)
         if value is not None:

@@ -71,7 +71,7 @@ def read(store: RoomStore, query: Query) -> Any:
         solved = [t for t in store.tickets(limit=200) if not t.is_open]
         solved.sort(key=lambda t: t.solved_at or 0.0, reverse=True)
         now = time.time() if query.now is None else query.now
-        return TicketRows(store.pressing_tickets(now, query.open), solved[:query.solved], store.ticket_metrics())
+        return TicketRows(store.pressing_tickets(now, query.open), solved[: query.solved], store.ticket_metrics())
     if isinstance(query, LogQuery):
         kinds = None if query.kind is None else [query.kind]
         entries = store.recent(limit=query.limit, kinds=kinds, starred_only=query.starred_only)

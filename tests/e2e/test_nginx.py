@@ -112,8 +112,14 @@ function request()
   return wrk.format("GET", paths[(i % #paths) + 1] .. tid .. "-" .. i)
 end
 """
-PATHS = ["/landing?utm_source=newsletter&n=", "/landing?n=", "/reward?n=", "/checkout?n=",
-         "/checkout?n=", "/missing?n="]
+PATHS = [
+    "/landing?utm_source=newsletter&n=",
+    "/landing?n=",
+    "/reward?n=",
+    "/checkout?n=",
+    "/checkout?n=",
+    "/missing?n=",
+]
 FALLBACK_MAX_REQUESTS = 3000
 
 
@@ -153,8 +159,15 @@ async def drive(nginx: Nginx, seconds: float, tmp_path: Path) -> str:
         script = tmp_path / "campaign.lua"
         script.write_text(WRK_SCRIPT)
         proc = await asyncio.create_subprocess_exec(
-            wrk, "-t2", "-c4", f"-d{seconds:g}s", "-s", str(script), nginx.url,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            wrk,
+            "-t2",
+            "-c4",
+            f"-d{seconds:g}s",
+            "-s",
+            str(script),
+            nginx.url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         out, _ = await proc.communicate()
         assert proc.returncode == 0, out.decode(errors="replace")
@@ -220,8 +233,10 @@ async def test_counts_every_logged_request_per_status_class(nginx: Nginx, tmp_pa
         # The site's failure modes all showed up, so each class was really compared.
         assert log.classes["2xx"] and log.classes["4xx"] and log.classes["5xx"]
         assert log.request_time > 0
-        print(f"\n{tool}: {log.lines} requests logged and counted; {dict(log.classes)}; "
-              f"request_time sum {log.request_time:.3f}s")
+        print(
+            f"\n{tool}: {log.lines} requests logged and counted; {dict(log.classes)}; "
+            f"request_time sum {log.request_time:.3f}s"
+        )
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -267,6 +282,8 @@ async def test_rotation_while_traffic_flows_loses_and_repeats_nothing(nginx: Ngi
     assert_matches(metrics, both)
     assert source.health.faults["rotated"] == 1
     assert source.health.bad_records == 0 and source.health.faults["partial_line"] == 0
-    print(f"\n{tool}: {old.lines} lines in access.log.1 ({before_reopen} at the rename) + "
-          f"{new.lines} in the new access.log = {both.lines}; warroom counted "
-          f"{metrics.value('requests'):.0f}, each line once")
+    print(
+        f"\n{tool}: {old.lines} lines in access.log.1 ({before_reopen} at the rename) + "
+        f"{new.lines} in the new access.log = {both.lines}; warroom counted "
+        f"{metrics.value('requests'):.0f}, each line once"
+    )

@@ -186,8 +186,13 @@ async def test_prometheus_source_reads_what_the_query_api_answers(
 ) -> None:
     started = time.monotonic()
     # Prometheus has scraped the starting values.
-    wait_until(lambda: api_value(prometheus, QUERIES["orders"]) == START_ORDERS, 15,
-               "first scrape", prometheus.proc, prometheus.log)
+    wait_until(
+        lambda: api_value(prometheus, QUERIES["orders"]) == START_ORDERS,
+        15,
+        "first scrape",
+        prometheus.proc,
+        prometheus.log,
+    )
 
     engine = Engine(parse_config(CONFIG.format(url=prometheus.url)))
     task = asyncio.create_task(engine.run())
@@ -213,9 +218,14 @@ async def test_prometheus_source_reads_what_the_query_api_answers(
         # Prometheus has the final values; warroom has polled them at least twice.
         await asyncio.to_thread(
             wait_until,
-            lambda: api_value(prometheus, QUERIES["orders"]) == FINAL_ORDERS
-            and api_value(prometheus, QUERIES["participants"]) == FINAL_PARTICIPANTS,
-            10, "final scrape", prometheus.proc, prometheus.log,
+            lambda: (
+                api_value(prometheus, QUERIES["orders"]) == FINAL_ORDERS
+                and api_value(prometheus, QUERIES["participants"]) == FINAL_PARTICIPANTS
+            ),
+            10,
+            "final scrape",
+            prometheus.proc,
+            prometheus.log,
         )
         final_seen = time.time()
         while not all(any(ts > final_seen for ts in taken[name]) for name in QUERIES):
@@ -255,7 +265,9 @@ async def test_prometheus_source_reads_what_the_query_api_answers(
     assert compared >= 10, (compared, skipped)
     last_rate_ts = max(taken["order_rate"])
     elapsed = time.monotonic() - started
-    print(f"\n{compared} samples compared with the query API ({skipped} taken mid-scrape, skipped); "
-          f"orders {START_ORDERS}->{FINAL_ORDERS}, participants {START_PARTICIPANTS}->{FINAL_PARTICIPANTS}, "
-          f"rate up to {max(rates):.3f}/s, last {taken['order_rate'][last_rate_ts]:.3f}/s; "
-          f"{target.scrapes} scrapes; {elapsed:.1f}s")
+    print(
+        f"\n{compared} samples compared with the query API ({skipped} taken mid-scrape, skipped); "
+        f"orders {START_ORDERS}->{FINAL_ORDERS}, participants {START_PARTICIPANTS}->{FINAL_PARTICIPANTS}, "
+        f"rate up to {max(rates):.3f}/s, last {taken['order_rate'][last_rate_ts]:.3f}/s; "
+        f"{target.scrapes} scrapes; {elapsed:.1f}s"
+    )

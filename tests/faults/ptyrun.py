@@ -23,8 +23,13 @@ class PtyApp:
         if pid == 0:  # the child: become the app
             try:
                 os.chdir(ROOT)
-                environment = {**os.environ, **env, "TERM": "xterm-256color",
-                               "COLUMNS": str(columns), "LINES": str(rows)}
+                environment = {
+                    **os.environ,
+                    **env,
+                    "TERM": "xterm-256color",
+                    "COLUMNS": str(columns),
+                    "LINES": str(rows),
+                }
                 os.execve(sys.executable, [sys.executable, "-m", "warroom", *args], environment)
             finally:
                 os._exit(127)

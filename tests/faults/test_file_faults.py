@@ -85,8 +85,9 @@ async def test_writer_process_rotated_five_times_by_rename_and_create(tmp_path, 
     total = 20_000
     async with feeding(config, pipeline, "logs") as feed:
         await live(feed)
-        writer = subprocess.Popen([sys.executable, str(WRITER), str(log), str(total), "40", "0.003"],
-                                  stdout=subprocess.PIPE, text=True)
+        writer = subprocess.Popen(
+            [sys.executable, str(WRITER), str(log), str(total), "40", "0.003"], stdout=subprocess.PIPE, text=True
+        )
         try:
             for generation in range(1, 6):
                 await asyncio.sleep(0.15)
@@ -122,8 +123,9 @@ async def test_writer_process_under_repeated_copytruncate(tmp_path, tally):
     total = 15_000
     async with feeding(config, pipeline, "logs") as feed:
         await live(feed)
-        writer = subprocess.Popen([sys.executable, str(WRITER), str(log), str(total), "30", "0.003"],
-                                  stdout=subprocess.PIPE, text=True)
+        writer = subprocess.Popen(
+            [sys.executable, str(WRITER), str(log), str(total), "30", "0.003"], stdout=subprocess.PIPE, text=True
+        )
         try:
             for generation in range(1, 5):
                 await asyncio.sleep(0.15)
@@ -200,7 +202,7 @@ async def test_hostile_bytes_are_counted_per_source_and_following_goes_on(tmp_pa
         append(log, b'{"n": 0, "amount": 1}\r\n')  # CRLF
         append(log, b'{"n": 1, "amount": 2, "who": "\xff\xfeX"}\n')  # invalid UTF-8, kept
         append(log, b'{"n": 2,\0\0 "amount": 3}\n')  # NUL bytes, removed
-        append(log, b"not json at all\n[1, 2]\n\"text\"\n\xff\xff\xff\n")  # 4 bad lines
+        append(log, b'not json at all\n[1, 2]\n"text"\n\xff\xff\xff\n')  # 4 bad lines
         append(log, b'{"n": 3, "amount": 4}\r\n{"n": 4, "amo')  # a partial line, held
         tally.bad(9)
         await wait_for(lambda: feed.delivered >= 4)
@@ -287,8 +289,11 @@ STEPS = st.lists(
 HYPOTHESIS_FILE_EXAMPLES = int(os.environ.get("FAULTS_FILE_EXAMPLES", "40"))
 
 
-@settings(max_examples=HYPOTHESIS_FILE_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=HYPOTHESIS_FILE_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(steps=STEPS)
 def test_random_write_rotate_truncate_delete_never_reads_a_line_twice(steps, tally):
     """Random sequences against a followed file: no line twice; without truncation or

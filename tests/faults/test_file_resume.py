@@ -90,8 +90,9 @@ async def test_resume_after_a_stop_and_a_rotation_reads_every_line_once(tmp_path
     first = Caller()
     task = first.start(log)
     await wait_for(lambda: first.source.health.state == SourceState.LIVE, timeout=5)
-    writer = subprocess.Popen([sys.executable, str(WRITER), str(log), str(TOTAL), "50", "0.01"],
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, str(WRITER), str(log), str(TOTAL), "50", "0.01"], stdout=subprocess.PIPE, text=True
+    )
     second = Caller(every=1)
     try:
         await wait_for(lambda: len(first.committed) >= 3000, timeout=15)

@@ -89,8 +89,9 @@ async def test_connect_timeout_on_a_listener_whose_backlog_is_full(tally):
         filler.connect_ex(("127.0.0.1", port))
         fillers.append(filler)
     try:
-        config, pipeline, _metrics = pipeline_for(config_for(f"http://127.0.0.1:{port}/stats",
-                                                             deadline="600ms", interval="5s"))
+        config, pipeline, _metrics = pipeline_for(
+            config_for(f"http://127.0.0.1:{port}/stats", deadline="600ms", interval="5s")
+        )
         async with feeding(config, pipeline, "api") as feed:
             started = time.monotonic()
             await wait_for(lambda: feed.health.faults["deadline"] == 1, timeout=8)
@@ -216,12 +217,15 @@ async def test_redirects_in_a_circle_and_to_nowhere(tally):
             assert feed.health.state == SourceState.ERROR
 
 
-@pytest.mark.parametrize("body, content_type, reason", [
-    ("<!doctype html><p>Sign in</p>", "text/html", "response is not JSON (text/html)"),
-    ("<!doctype html><p>Sign in</p>", "application/json", "response is not valid JSON"),
-    ("", "application/json", "response is not valid JSON"),
-    ('{"rows": [1, 2', "application/json", "response is not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "body, content_type, reason",
+    [
+        ("<!doctype html><p>Sign in</p>", "text/html", "response is not JSON (text/html)"),
+        ("<!doctype html><p>Sign in</p>", "application/json", "response is not valid JSON"),
+        ("", "application/json", "response is not valid JSON"),
+        ('{"rows": [1, 2', "application/json", "response is not valid JSON"),
+    ],
+)
 async def test_what_is_not_json_is_one_failed_poll(tally, body, content_type, reason):
     async with HttpTestServer(Reply(body=body.encode(), headers={"Content-Type": content_type})) as server:
         config, pipeline, _metrics = pipeline_for(config_for(server.url, interval="5s"))

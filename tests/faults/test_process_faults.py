@@ -53,8 +53,13 @@ items = [{{ title = "page loads" }}, {{ title = "rewards paid" }}, {{ title = "s
 
 
 def start_child(config: Path, mode: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(CHILD), str(config), mode], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(CHILD), str(config), mode],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def read_lines(child: subprocess.Popen, count: int) -> list[str]:
@@ -150,8 +155,9 @@ def test_sigkill_loses_no_reported_checklist_toggle_ticket_or_entry(tmp_path, ta
 @contextlib.contextmanager
 def small_tmpfs(path: Path, size: str = "512k"):
     path.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
     try:
@@ -249,8 +255,14 @@ def test_cli_refuses_a_corrupt_database_and_leaves_it_alone(tmp_path, tally):
     db.write_bytes(bytes(data))
     before = hashlib.sha256(db.read_bytes()).hexdigest()
     config = room_config(tmp_path, db)
-    done = subprocess.run([sys.executable, "-m", "warroom", "run", "--config", str(config)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=20, env={**os.environ, "HOME": str(tmp_path)})
+    done = subprocess.run(
+        [sys.executable, "-m", "warroom", "run", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
     tally.bad()
     assert done.returncode == 2
     assert "the database is damaged" in done.stderr and "left as it is" in done.stderr
@@ -265,7 +277,10 @@ def test_cli_refuses_a_corrupt_database_and_leaves_it_alone(tmp_path, tally):
 def app_config(tmp_path: Path) -> Path:
     log = tmp_path / "app.log"
     log.write_text('{"kind": "visit", "channel": "ads"}\n')
-    return room_config(tmp_path, tmp_path / "room.db", f"""
+    return room_config(
+        tmp_path,
+        tmp_path / "room.db",
+        f"""
 [[sources]]
 name = "web"
 kind = "file"
@@ -277,7 +292,8 @@ poll_interval = "100ms"
 name = "visits"
 source = "web"
 split_by = "channel"
-""")
+""",
+    )
 
 
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
@@ -319,5 +335,11 @@ def test_the_documented_command_line_warroom_dash_dash_config_starts_the_app(tmp
 
 def stop_the_recorder(config: Path) -> None:
     """`warroom room stop`, as the operator would."""
-    subprocess.run([sys.executable, "-m", "warroom", "room", "stop", "--config", str(config)], cwd=ROOT,
-                   capture_output=True, text=True, timeout=30, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "warroom", "room", "stop", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )

@@ -203,8 +203,10 @@ max_message_bytes = 4194304
 async def test_hostile_http_bodies(tally):
     script = [
         Reply(body=b'{"rows": [1, 2, NaN]}', headers={"Content-Type": "application/json"}),
-        Reply(body=b'{"rows": [' + b", ".join(USABLE + TOO_DEEP) + b', "x", 3, null, [1]]}',
-              headers={"Content-Type": "application/json"}),
+        Reply(
+            body=b'{"rows": [' + b", ".join(USABLE + TOO_DEEP) + b', "x", 3, null, [1]]}',
+            headers={"Content-Type": "application/json"},
+        ),
         Reply(body={"rows": "not a list"}),
     ]
     async with HttpTestServer(script) as server:
@@ -258,20 +260,30 @@ poll_interval = "20ms"
 HYPOTHESIS_RECORD_EXAMPLES = 300
 
 scalars = (
-    st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
     | st.sampled_from([1.7e308, -1.7e308, 5e-324, "1e400", "-inf", "nan", "NaN", "\x1b[2J", "[b]x[/b]"])
 )
-values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=4), kids, max_size=3), max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=4), kids, max_size=3),
+    max_leaves=8,
+)
 deep = st.integers(1, 1023).map(lambda depth: orjson.loads(b"[" * depth + b"]" * depth))
 records = st.dictionaries(
     st.sampled_from(["kind", "amount", "ts", "channel", "path", "referer", "id"]),
     values | deep,
-) .map(lambda r: {**r, "kind": r.get("kind") if r.get("kind") in ("order", "visit") else "order"})
+).map(lambda r: {**r, "kind": r.get("kind") if r.get("kind") in ("order", "visit") else "order"})
 
 
-@settings(max_examples=HYPOTHESIS_RECORD_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=HYPOTHESIS_RECORD_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(batches=st.lists(st.lists(records, max_size=8), max_size=4))
 def test_any_records_never_raise_and_keep_metrics_finite(batches, tally):
     tally.example()

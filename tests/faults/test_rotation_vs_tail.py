@@ -110,8 +110,11 @@ async def test_under_logrotate_at_5000_lines_a_second_beside_tail_f(tmp_path, ta
     writer = None
     try:
         await asyncio.sleep(0.3)  # tail -F has opened the file too
-        writer = subprocess.Popen([sys.executable, str(WRITER), str(log), str(TOTAL), str(BATCH), str(PAUSE)],
-                                  stdout=subprocess.PIPE, text=True)
+        writer = subprocess.Popen(
+            [sys.executable, str(WRITER), str(log), str(TOTAL), str(BATCH), str(PAUSE)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         conf = logrotate_config(tmp_path, log, mode, writer.pid)
         state = tmp_path / "logrotate.state"
         for _ in range(ROTATIONS):
@@ -137,9 +140,11 @@ async def test_under_logrotate_at_5000_lines_a_second_beside_tail_f(tmp_path, ta
     our_lost, our_doubled = counts(our_seqs)
     tail_lost, tail_doubled = counts(tail_seqs)
     tally.lost(records=our_lost)
-    print(f"\n{mode}: {TOTAL} lines in {seconds:.2f} s ({TOTAL / seconds:,.0f} lines/s), "
-          f"{ROTATIONS} rotations; warroom lost {our_lost}, doubled {our_doubled}; "
-          f"tail -F lost {tail_lost}, doubled {tail_doubled}; faults {faults}")
+    print(
+        f"\n{mode}: {TOTAL} lines in {seconds:.2f} s ({TOTAL / seconds:,.0f} lines/s), "
+        f"{ROTATIONS} rotations; warroom lost {our_lost}, doubled {our_doubled}; "
+        f"tail -F lost {tail_lost}, doubled {tail_doubled}; faults {faults}"
+    )
     assert our_doubled == 0
     assert our_seqs == sorted(our_seqs)
     if mode == "rename":

@@ -53,8 +53,17 @@ HOSTILE_RECORDS = [
     {"kind": "ticket", "id": "T-2", "subject": "\u2066pwn9\u2069 \u200d\u2060", "priority": "high"},
 ]
 BIDI_AND_ZERO_WIDTH = ["\u202e", "\u2066", "\u2069", "\u200b", "\u200d", "\u2060", "\ufeff"]
-PAYLOADS = [b"\x1b]0;pwned", b"\x1b[2Jpwn2", b"\x1b[2jpwn3", b"\x1b[2Jpwn3", b"\x9b31mpwn4", b"\xc2\x9b31mpwn4",
-            b"\x07\x08", b"\x1b[2Jpwn6", *(c.encode() for c in BIDI_AND_ZERO_WIDTH)]
+PAYLOADS = [
+    b"\x1b]0;pwned",
+    b"\x1b[2Jpwn2",
+    b"\x1b[2jpwn3",
+    b"\x1b[2Jpwn3",
+    b"\x9b31mpwn4",
+    b"\xc2\x9b31mpwn4",
+    b"\x07\x08",
+    b"\x1b[2Jpwn6",
+    *(c.encode() for c in BIDI_AND_ZERO_WIDTH),
+]
 
 
 def screen_config(tmp_path: Path) -> Path:
@@ -67,7 +76,7 @@ def screen_config(tmp_path: Path) -> Path:
 name = "Terminal drill"
 
 [room]
-db = "{tmp_path / 'room.db'}"
+db = "{tmp_path / "room.db"}"
 
 [[sources]]
 name = "web"
@@ -135,8 +144,14 @@ def test_hostile_text_and_secrets_never_reach_the_terminal(tmp_path, tally):
 
 def test_check_shows_what_it_connects_to_without_secrets(tmp_path, tally):
     config = screen_config(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "warroom", "check", "--config", str(config)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=20, env={**os.environ, **ENV})
+    done = subprocess.run(
+        [sys.executable, "-m", "warroom", "check", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env={**os.environ, **ENV},
+    )
     tally.fault()
     assert done.returncode == 0, done.stderr
     assert "/stream" in done.stdout and "/stats" in done.stdout
@@ -150,8 +165,9 @@ async def test_source_health_and_recorder_log_hold_no_secret_when_a_source_fails
     async def echo_401(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         body = b"unauthorized: " + head
-        writer.write(b"HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\n"
-                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        writer.write(
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
         await writer.drain()
         writer.close()
 
@@ -161,7 +177,7 @@ async def test_source_health_and_recorder_log_hold_no_secret_when_a_source_fails
     try:
         text = f"""
 [room]
-db = "{tmp_path / 'room.db'}"
+db = "{tmp_path / "room.db"}"
 
 [[sources]]
 name = "feed"
@@ -213,9 +229,28 @@ interval = "200ms"
 def self_signed(tmp_path_factory) -> tuple[Path, Path]:
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
-    done = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                           "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                           "-keyout", str(key), "-out", str(cert)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"openssl cannot make a certificate here: {done.stderr.strip()[:200]}")
     return cert, key
@@ -233,8 +268,9 @@ async def test_https_with_a_self_signed_certificate_is_refused_unless_verify_tls
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await reader.readuntil(b"\r\n\r\n")
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                         % (len(body), body))
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
             await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
@@ -281,7 +317,8 @@ async def test_wss_with_a_self_signed_certificate_is_refused_unless_verify_tls_i
             assert "certificate" in feed.health.reason.lower(), feed.health.reason
             assert feed.records == []
         config, pipeline, _metrics = pipeline_for(
-            f'[[sources]]\nname = "feed"\nkind = "websocket"\nurl = "{url}"\nverify_tls = false\n')
+            f'[[sources]]\nname = "feed"\nkind = "websocket"\nurl = "{url}"\nverify_tls = false\n'
+        )
         async with feeding(config, pipeline, "feed") as feed:
             await wait_for(lambda: feed.records, timeout=5)
             assert feed.records == [{"n": 1}]
@@ -293,16 +330,33 @@ HYPOTHESIS_CLEAN_EXAMPLES = 500
 hostile_text = st.lists(
     st.characters(min_codepoint=0, max_codepoint=0x2FF)
     | st.characters(min_codepoint=0x2000, max_codepoint=0x206F)  # spaces, bidi, zero-width
-    | st.sampled_from(["\x1b[2J", "\x1b]0;t\x07", "\x07", "\x9b31m", "\x9d", "[bold]", "[/]", "[@click=quit]",
-                       "\u202e", "\u061c", "\ufeff", "\u4e2d", "\r\n", "\t"]),
+    | st.sampled_from(
+        [
+            "\x1b[2J",
+            "\x1b]0;t\x07",
+            "\x07",
+            "\x9b31m",
+            "\x9d",
+            "[bold]",
+            "[/]",
+            "[@click=quit]",
+            "\u202e",
+            "\u061c",
+            "\ufeff",
+            "\u4e2d",
+            "\r\n",
+            "\t",
+        ]
+    ),
     max_size=40,
 ).map("".join)
 BIDI_OR_ZERO_WIDTH = "\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
 HIDDEN = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_OR_ZERO_WIDTH}]")
 
 
-@settings(max_examples=HYPOTHESIS_CLEAN_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=HYPOTHESIS_CLEAN_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=hostile_text, limit=st.none() | st.integers(1, 80))
 def test_clean_leaves_no_control_bidi_or_zero_width_character(text, limit, tally):
     tally.example()

@@ -26,9 +26,38 @@ BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
 HIDDEN = re.compile(f"[{BIDI}{ZERO_WIDTH}\x00-\x1f\x7f-\x9f]")
 
-HARD = ["a", "Z", " ", "\u0301", "\u20e3", "\u2764", "\ufe0f", "\ufe0e", "\u200d", "\U0001f468", "\U0001f1eb",
-        "\U0001f1f7", "\U0001f3fd", "\ud55c", "\u1161", "\u11a8", "\uff76", "\u4e2d", "\u0903", "\u0e31",
-        "\U000e0067", "\U0001f3f4", "\u3164", "\u00ad", "\u2028", "\x1b", "\x9b", "\t", *BIDI, *ZERO_WIDTH]
+HARD = [
+    "a",
+    "Z",
+    " ",
+    "\u0301",
+    "\u20e3",
+    "\u2764",
+    "\ufe0f",
+    "\ufe0e",
+    "\u200d",
+    "\U0001f468",
+    "\U0001f1eb",
+    "\U0001f1f7",
+    "\U0001f3fd",
+    "\ud55c",
+    "\u1161",
+    "\u11a8",
+    "\uff76",
+    "\u4e2d",
+    "\u0903",
+    "\u0e31",
+    "\U000e0067",
+    "\U0001f3f4",
+    "\u3164",
+    "\u00ad",
+    "\u2028",
+    "\x1b",
+    "\x9b",
+    "\t",
+    *BIDI,
+    *ZERO_WIDTH,
+]
 
 
 def test_every_assigned_code_point_is_measured_as_rich_measures_it():

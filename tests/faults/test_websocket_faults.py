@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import orjson
@@ -176,7 +177,7 @@ async def test_down_then_accept_and_close_then_serving(tally):
         async with WsTestServer(handler, port=port) as server:
             await wait_for(lambda: len(feed.records) == 2, timeout=8)
             attempts = [down_at] + [at for at, _headers in server.handshakes]
-            gaps = [later - earlier for earlier, later in zip(attempts, attempts[1:])]
+            gaps = [later - earlier for earlier, later in pairwise(attempts)]
             assert len(gaps) >= 2 and all(gap >= 0.9 for gap in gaps), gaps
             assert feed.health.faults["disconnected"] == 1
             assert feed.health.state == SourceState.LIVE
@@ -241,8 +242,9 @@ async def test_a_server_that_never_answers_the_handshake_times_out(tally, monkey
         await server.wait_closed()
 
 
-@pytest.mark.parametrize("length_bytes", [b"\x7f" + (2**62).to_bytes(8, "big"), b"\x7e\xff\xff"],
-                         ids=["claims-4-EiB", "claims-64-KiB"])
+@pytest.mark.parametrize(
+    "length_bytes", [b"\x7f" + (2**62).to_bytes(8, "big"), b"\x7e\xff\xff"], ids=["claims-4-EiB", "claims-64-KiB"]
+)
 async def test_a_frame_header_claiming_more_than_the_limit_is_refused_before_reading(tally, length_bytes):
     """A frame whose header announces more than max_message_bytes is refused on the header
     alone (close 1009); the source counts it and reconnects, and later frames still arrive."""

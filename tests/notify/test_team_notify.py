@@ -150,9 +150,7 @@ def test_the_alerts_tab_shows_each_receivers_deliveries_and_the_inhibited_alerts
         '\n[[notify.inhibit]]\nsource = "errors_seen"\ntarget = ["many_errors"]\n'
     )
     with Inbox(lambda request: (500, hostile) if request.path == "/pager" else (200, "{}")) as inbox:
-        config = write_config(
-            tmp_path, log, settings + notify_config(("ops", inbox.url), ("pager", inbox.url)) + extra
-        )
+        config = write_config(tmp_path, log, settings + notify_config(("ops", inbox.url), ("pager", inbox.url)) + extra)
         recorder = start_recorder(config, "rec")
         screen = None
         try:

@@ -68,16 +68,28 @@ chart = "requests"
 """
 
 
-def write_config(directory: Path, *, launch: bool = True, log: Path | None = None,
-                 desk_url: str = "ws://127.0.0.1:9/desk", source_extra: str = "", extra: str = "",
-                 room: str = '[room]\ndb = "room.db"\n') -> Config:
+def write_config(
+    directory: Path,
+    *,
+    launch: bool = True,
+    log: Path | None = None,
+    desk_url: str = "ws://127.0.0.1:9/desk",
+    source_extra: str = "",
+    extra: str = "",
+    room: str = '[room]\ndb = "room.db"\n',
+) -> Config:
     """A config file in `directory` (by default its room database beside it) and the Config
     it loads. `room`: the [room] table's first lines (a PostgreSQL room's url and name)."""
-    text = CONFIG.format(
-        room=room,
-        launch="at = 2026-11-25T10:00:00+00:00" if launch else "",
-        log=log or directory / "nowhere" / "access.jsonl", desk_url=desk_url, source_extra=source_extra,
-    ) + extra
+    text = (
+        CONFIG.format(
+            room=room,
+            launch="at = 2026-11-25T10:00:00+00:00" if launch else "",
+            log=log or directory / "nowhere" / "access.jsonl",
+            desk_url=desk_url,
+            source_extra=source_extra,
+        )
+        + extra
+    )
     path = directory / "room.toml"
     path.write_text(text, encoding="utf-8")
     return load_config(path)

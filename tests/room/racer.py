@@ -38,11 +38,13 @@ def main(argv: list[str]) -> int:
             while time.time() < at:
                 pass  # spin: both processes enter the round within microseconds
             store.check_sla(at, SLA)
-            store.record_tick(TickRecord(
-                at=at,
-                source_changes=[SourceChange(f"web-{r}", True, f"source web-{r} is stale", at)],
-                transitions=[AlertEventRow(at, f"flapping-{r}", "firing", "warning")],
-            ))
+            store.record_tick(
+                TickRecord(
+                    at=at,
+                    source_changes=[SourceChange(f"web-{r}", True, f"source web-{r} is stale", at)],
+                    transitions=[AlertEventRow(at, f"flapping-{r}", "firing", "warning")],
+                )
+            )
     print("done", flush=True)
     return 0
 

@@ -21,7 +21,8 @@ KEYS = {"down": b"\x1b[B", "up": b"\x1b[A", "enter": b"\r", "tab": b"\t", "escap
 
 def write_config(directory: Path, log: Path, extra: str = "") -> Path:
     path = directory / "room.toml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 [launch]
 name = "Team drill"
 
@@ -62,14 +63,21 @@ items = [{{ title = "Go or no-go", owner = "lead" }}, {{ title = "Publish the pa
 metrics = ["events"]
 chart = "events"
 {extra}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
 def start_recorder(config: Path, operator: str, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "warroom", "record", "--config", str(config),
-                             "--operator", operator, *extra], cwd=ROOT, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "warroom", "record", "--config", str(config), "--operator", operator, *extra],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_holder(db: Path, timeout: float = 20.0, other_than: int | None = None) -> float | None:
@@ -95,17 +103,27 @@ def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
 
 def stop_room(config: Path) -> None:
     """`warroom room stop`: whichever recorder holds the room."""
-    subprocess.run([sys.executable, "-m", "warroom", "room", "stop", "--config", str(config)], cwd=ROOT,
-                   capture_output=True, text=True, timeout=30)
+    subprocess.run(
+        [sys.executable, "-m", "warroom", "room", "stop", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 class Screen:
     """A dashboard under a pty, with what it wrote since a mark."""
 
-    def __init__(self, config: Path, operator: str, home: Path, columns: int = 120, rows: int = 40,
-                 extra: tuple[str, ...] = ()) -> None:
-        self.app = PtyApp(["--config", str(config), "--operator", operator, *extra],
-                          {"HOME": str(home), "XDG_STATE_HOME": str(home)}, columns=columns, rows=rows)
+    def __init__(
+        self, config: Path, operator: str, home: Path, columns: int = 120, rows: int = 40, extra: tuple[str, ...] = ()
+    ) -> None:
+        self.app = PtyApp(
+            ["--config", str(config), "--operator", operator, *extra],
+            {"HOME": str(home), "XDG_STATE_HOME": str(home)},
+            columns=columns,
+            rows=rows,
+        )
         self.operator = operator
         self.mark = 0
 
@@ -139,7 +157,7 @@ class Screen:
         started = time.monotonic()
         data = needle.encode()
         while time.monotonic() - started < timeout:
-            if data in self.app.output[self.mark:]:
+            if data in self.app.output[self.mark :]:
                 return time.monotonic() - started
             self.app.read_for(0.01)
         return None
@@ -189,13 +207,25 @@ def _fill(actor: Screen, key: str, form: str, text: str) -> None:
 # name -> (tab, what the actor does, what the actor's screen says, what the other screen shows)
 STEPS = {
     "checklist": ("3", lambda a: a.press("down", "space"), "Saved: done", "done {me}"),
-    "log entry": ("5", lambda a: _fill(a, "a", "Log entry", "gateway switched over"), "Saved: note logged",
-                  "gateway switched over"),
-    "new ticket": ("4", lambda a: _fill(a, "n", "New ticket", "reward missing for c42"), "Saved: ticket opened",
-                   "reward missing for c42"),
+    "log entry": (
+        "5",
+        lambda a: _fill(a, "a", "Log entry", "gateway switched over"),
+        "Saved: note logged",
+        "gateway switched over",
+    ),
+    "new ticket": (
+        "4",
+        lambda a: _fill(a, "n", "New ticket", "reward missing for c42"),
+        "Saved: ticket opened",
+        "reward missing for c42",
+    ),
     "ticket assigned": (None, lambda a: a.press("m"), "assigned to {me}", "{me}"),
-    "ack with a note": ("2", lambda a: _fill(a, "a", "Acknowledge", "looking at the gateway"),
-                        "Acknowledged errors_seen", "looking at the gateway"),
+    "ack with a note": (
+        "2",
+        lambda a: _fill(a, "a", "Acknowledge", "looking at the gateway"),
+        "Acknowledged errors_seen",
+        "looking at the gateway",
+    ),
     "silence": (None, _fill_silence_form, "Silenced name=errors_seen", "silenced"),
 }
 

@@ -72,10 +72,15 @@ def start_host_recorder(config: Path, operator: str, home: Path) -> subprocess.P
     from tests.faults.ptyrun import ROOT
 
     home.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([sys.executable, "-m", "warroom", "record", "--config", str(config),
-                             "--operator", operator], cwd=ROOT, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **recorder_env(home)})
+    return subprocess.Popen(
+        [sys.executable, "-m", "warroom", "record", "--config", str(config), "--operator", operator],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **recorder_env(home)},
+    )
 
 
 @pytest.fixture
@@ -104,8 +109,10 @@ def test_actions_cross_hosts_within_a_second(hosts, tmp_path: Path) -> None:
         for screen in (anouk, benno):
             assert screen.shows("events seen", 30), bytes(screen.app.output[-1500:])
         delays = work_the_room(anouk, benno, ("checklist", "log entry", "ack with a note"))
-        print("\nPostgreSQL room, saved on one screen -> shown on the other:",
-              ", ".join(f"{what} {seconds * 1000:.0f} ms" for what, seconds in delays.items()))
+        print(
+            "\nPostgreSQL room, saved on one screen -> shown on the other:",
+            ", ".join(f"{what} {seconds * 1000:.0f} ms" for what, seconds in delays.items()),
+        )
         assert max(delays.values()) <= 1.0, delays
     finally:
         anouk.close()

@@ -28,8 +28,15 @@ def test_two_processes_log_each_change_once(backend: Backend) -> None:
     with backend.open() as store:
         for r in range(ROUNDS):  # ticket r misses its first-response deadline in round r
             store.create_ticket(f"customer {r}", "desk", priority="urgent", at=start + r * SLOT - 60)
-    racers = [subprocess.Popen([sys.executable, str(RACER), where, repr(start), str(ROUNDS), str(SLOT)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    racers = [
+        subprocess.Popen(
+            [sys.executable, str(RACER), where, repr(start), str(ROUNDS), str(SLOT)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     for racer in racers:
         out, err = racer.communicate(timeout=120)
         assert racer.returncode == 0 and out.strip() == "done", err

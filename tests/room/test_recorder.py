@@ -128,13 +128,17 @@ def test_source_going_stale_and_coming_back_is_logged_once(room_dir, recorder, s
 
 
 def test_ticket_records_are_upserted_and_bad_ones_counted(recorder, store, clock):
-    recorder.engine.pipeline.ingest("desk", [
-        {"kind": "ticket", "id": "T1", "subject": "reward not received", "priority": "high"},
-        {"kind": "ticket", "id": "T1", "subject": "reward not received", "status": "open"},
-        {"kind": "ticket", "subject": "no id"},
-        {"kind": "ticket", "id": "T2", "priority": "whenever"},
-        {"kind": "ticket", "id": "T3", "subject": "x" * 100_000},
-    ], clock.now)
+    recorder.engine.pipeline.ingest(
+        "desk",
+        [
+            {"kind": "ticket", "id": "T1", "subject": "reward not received", "priority": "high"},
+            {"kind": "ticket", "id": "T1", "subject": "reward not received", "status": "open"},
+            {"kind": "ticket", "subject": "no id"},
+            {"kind": "ticket", "id": "T2", "priority": "whenever"},
+            {"kind": "ticket", "id": "T3", "subject": "x" * 100_000},
+        ],
+        clock.now,
+    )
     tick(recorder)  # writes are in order: the tickets are saved before the tick
     tickets = {t.id: t for t in store.tickets()}
     assert set(tickets) == {"T1", "T3"}
@@ -185,8 +189,14 @@ def test_acks_silences_and_episodes_come_from_the_room(recorder, store, clock):
     view = firing(recorder)
     assert view.ack is not None and view.ack.operator == "ana" and view.ack.note == "on it"
 
-    silence = AddSilence(operator="ben", silence_id="s1", matchers=(("name", "high_*"),),
-                         until=clock.now + 600, comment="provider failing over", at=clock.now)
+    silence = AddSilence(
+        operator="ben",
+        silence_id="s1",
+        matchers=(("name", "high_*"),),
+        until=clock.now + 600,
+        comment="provider failing over",
+        at=clock.now,
+    )
     store.apply(silence)
     recorder.follow_room()
     clock.now += 1

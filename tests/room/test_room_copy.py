@@ -29,8 +29,9 @@ def rehearsal(directory: Path) -> Path:
         door = recorder.door
         door.submit(AckAlert(operator="ana", rule="high_error_rate", note="provider", at=clock.now)).result()
         door.submit(CreateTicket(operator="ana", subject="reward missing", at=clock.now)).result()
-        door.submit(AddLogEntry(operator="ben", log_kind="decision", severity="warning",
-                                text="pause the ads", at=clock.now)).result()
+        door.submit(
+            AddLogEntry(operator="ben", log_kind="decision", severity="warning", text="pause the ads", at=clock.now)
+        ).result()
         items = door.read(lambda s: s.checklist()).result()
         door.submit(SetItemDone(operator="ben", item_id=items[0].id, done=True, at=clock.now)).result()
         recorder.follow_room()
@@ -67,15 +68,35 @@ def test_a_room_goes_to_postgresql_and_back_row_for_row(tmp_path: Path, pg_clust
         with pytest.raises(StoreError, match="not empty"):
             copy_room(src, dst)
     back = tmp_path / "back.db"
-    done = subprocess.run([sys.executable, "-m", "warroom", "room", "copy", f"{pg_cluster.url()}#{room}", str(back)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "warroom", "room", "copy", f"{pg_cluster.url()}#{room}", str(back)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "every table counted on both sides" in done.stdout
     with RoomStore(back) as copy, RoomStore(PostgresDatabase(pg_cluster.url(), room)) as server:
         assert contents(copy) == contents(server)
-    exported = subprocess.run([sys.executable, "-m", "warroom", "export", "--db", str(back), "--format", "json",
-                               "--out", str(tmp_path / "retro")], cwd=ROOT, capture_output=True, text=True,
-                              timeout=120)
+    exported = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "warroom",
+            "export",
+            "--db",
+            str(back),
+            "--format",
+            "json",
+            "--out",
+            str(tmp_path / "retro"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert exported.returncode == 0, exported.stderr
     document = json.loads(next((tmp_path / "retro").glob("*.json")).read_text())
     assert any(i["rule"] == "high_error_rate" and i["acked_by"] == "ana" for i in document["incidents"])
@@ -86,6 +107,11 @@ def test_copy_needs_a_room_name_and_an_existing_source(tmp_path: Path) -> None:
         (["postgresql://warroom@127.0.0.1:9/warroom", str(tmp_path / "x.db")], "name the room after a #"),
         ([str(tmp_path / "missing.db"), str(tmp_path / "x.db")], "no room database there"),
     ):
-        done = subprocess.run([sys.executable, "-m", "warroom", "room", "copy", *args], cwd=ROOT,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "warroom", "room", "copy", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.room.conftest import Backend
 from warroom.config import ChecklistItemConfig, ChecklistPhaseConfig, SlaConfig, TicketsConfig
 from warroom.store import APPLICATION_ID, MIGRATIONS, NotFound, RoomStore, StoreError
 from warroom.tickets import MAX_SUBJECT, TicketFields, validate_ticket_record
-from tests.room.conftest import Backend
 
 WRITER = Path(__file__).with_name("store_writer.py")
 T0 = 1_800_000_000.0  # a fixed launch-day epoch
@@ -60,14 +60,20 @@ def writer(backend: Backend, *args: str) -> list[str]:
 
 
 PHASES = [
-    ChecklistPhaseConfig(name="tests", items=[
-        ChecklistItemConfig(title="page loads", owner="tech", due="T-2h"),
-        ChecklistItemConfig(title="rewards paid", owner="ops", due="T-30m"),
-    ]),
-    ChecklistPhaseConfig(name="run of show", items=[
-        ChecklistItemConfig(title="announce", owner="content", due="T0"),
-        ChecklistItemConfig(title="first review", owner="lead"),
-    ]),
+    ChecklistPhaseConfig(
+        name="tests",
+        items=[
+            ChecklistItemConfig(title="page loads", owner="tech", due="T-2h"),
+            ChecklistItemConfig(title="rewards paid", owner="ops", due="T-30m"),
+        ],
+    ),
+    ChecklistPhaseConfig(
+        name="run of show",
+        items=[
+            ChecklistItemConfig(title="announce", owner="content", due="T0"),
+            ChecklistItemConfig(title="first review", owner="lead"),
+        ],
+    ),
 ]
 SLA = TicketsConfig().sla
 
@@ -134,12 +140,11 @@ def test_random_bytes_are_refused_and_left_alone(db: Path) -> None:
 
 def test_corrupt_database_is_refused_and_left_alone(db: Path) -> None:
     with RoomStore(db) as store:
-        store.add_logs({"kind": "note", "severity": "info", "text": "x" * 200, "author": "ann"}
-                       for _ in range(500))
+        store.add_logs({"kind": "note", "severity": "info", "text": "x" * 200, "author": "ann"} for _ in range(500))
     data = bytearray(db.read_bytes())
     page = 4096
     assert len(data) > 4 * page
-    data[page: len(data) - page] = os.urandom(len(data) - 2 * page)  # keep the header page
+    data[page : len(data) - page] = os.urandom(len(data) - 2 * page)  # keep the header page
     db.write_bytes(bytes(data))
     with pytest.raises(StoreError, match="damaged|malformed|cannot use"):
         RoomStore(db)
@@ -264,12 +269,11 @@ def test_two_processes_see_each_others_changes_within_a_second(backend: Backend,
     with backend.open(clock) as store:
         store.sync_checklist(PHASES)
         item = store.checklist()[1]
-        watcher = subprocess.Popen(writer(backend, "watch", "10"),
-                                   stdout=subprocess.PIPE, text=True)
+        watcher = subprocess.Popen(writer(backend, "watch", "10"), stdout=subprocess.PIPE, text=True)
         try:
             assert watcher.stdout.readline().strip() == "ready"
             lines: list[str] = []
-            reader = threading.Thread(target=lambda: lines.extend(l.strip() for l in watcher.stdout), daemon=True)
+            reader = threading.Thread(target=lambda: lines.extend(line.strip() for line in watcher.stdout), daemon=True)
             reader.start()
             store.add_log("note", "info", "from the parent", "ann")
             assert wait_until(lambda: "changed" in lines), "the other process did not see the write"
@@ -279,8 +283,7 @@ def test_two_processes_see_each_others_changes_within_a_second(backend: Backend,
 
         changed = Changes(store)
         changed()
-        done = subprocess.run(writer(backend, "toggle", str(item.id)),
-                              capture_output=True, text=True, timeout=30)
+        done = subprocess.run(writer(backend, "toggle", str(item.id)), capture_output=True, text=True, timeout=30)
         assert done.stdout.strip() == "done", done.stderr
         assert wait_until(changed)
         assert store.checklist()[1].done_by == "writer"
@@ -288,8 +291,7 @@ def test_two_processes_see_each_others_changes_within_a_second(backend: Backend,
 
 def test_sigkill_mid_stream_loses_no_reported_entry(backend: Backend) -> None:
     backend.open().close()
-    child = subprocess.Popen(writer(backend, "log"),
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(writer(backend, "log"), stdout=subprocess.PIPE, text=True)
     reported = []
     try:
         for line in child.stdout:
@@ -341,8 +343,10 @@ def test_checklist_sync_is_idempotent_and_keeps_done_state(store: RoomStore) -> 
     assert [i.id for i in again] == [i.id for i in first]
     assert again[0].done_by == "ann"
 
-    edited = [PHASES[0].model_copy(update={"items": [
-        ChecklistItemConfig(title="page loads", owner="ops", due="T-3h")]}), PHASES[1]]
+    edited = [
+        PHASES[0].model_copy(update={"items": [ChecklistItemConfig(title="page loads", owner="ops", due="T-3h")]}),
+        PHASES[1],
+    ]
     store.sync_checklist(edited)
     items = store.checklist()
     assert [i.title for i in items] == ["page loads", "announce", "first review"]
@@ -352,8 +356,9 @@ def test_checklist_sync_is_idempotent_and_keeps_done_state(store: RoomStore) -> 
 
 
 def test_duplicate_titles_in_a_phase_are_separate_items(store: RoomStore) -> None:
-    phase = ChecklistPhaseConfig(name="p", items=[ChecklistItemConfig(title="check"),
-                                                   ChecklistItemConfig(title="check")])
+    phase = ChecklistPhaseConfig(
+        name="p", items=[ChecklistItemConfig(title="check"), ChecklistItemConfig(title="check")]
+    )
     store.sync_checklist([phase])
     store.sync_checklist([phase])
     assert len(store.checklist()) == 2
@@ -370,7 +375,9 @@ def test_toggling_logs_who_and_when(store: RoomStore, clock: Clock) -> None:
     assert undone.done_at is None and store.checklist()[2].done_at is None
     log = store.log_entries(kinds=["checklist"])
     assert [(e.author, e.text) for e in log] == [
-        ("ann", "done: run of show / announce"), ("bob", "not done: run of show / announce")]
+        ("ann", "done: run of show / announce"),
+        ("bob", "not done: run of show / announce"),
+    ]
     with pytest.raises(NotFound):
         store.toggle_item(9999, "ann")
 
@@ -379,14 +386,25 @@ def test_toggling_logs_who_and_when(store: RoomStore, clock: Clock) -> None:
 
 
 def test_upsert_updates_the_same_ticket(store: RoomStore) -> None:
-    record = {"id": "ZD-1", "subject": "reward not received", "priority": "P1",
-              "status": "new", "created_at": T0 - 60, "customer": "c-42"}
+    record = {
+        "id": "ZD-1",
+        "subject": "reward not received",
+        "priority": "P1",
+        "status": "new",
+        "created_at": T0 - 60,
+        "customer": "c-42",
+    }
     assert store.upsert_ticket(fields(record), "helpdesk") == "created"
     assert store.upsert_ticket(fields(record), "helpdesk") == "unchanged"
     assert store.upsert_ticket(fields({**record, "subject": "still no reward"}), "helpdesk") == "updated"
     [ticket] = store.tickets()
     assert (ticket.id, ticket.subject, ticket.priority, ticket.customer_ref, ticket.opened_at) == (
-        "ZD-1", "still no reward", "urgent", "c-42", T0 - 60)
+        "ZD-1",
+        "still no reward",
+        "urgent",
+        "c-42",
+        T0 - 60,
+    )
     assert ticket.source == "helpdesk"
 
 
@@ -428,8 +446,12 @@ def test_operator_tickets_and_actions_are_logged(store: RoomStore, clock: Clock)
     solved = store.solve("W-0001", "bob")
     assert (solved.status, solved.solved_at) == ("solved", T0 + 600)
     texts = [e.text for e in store.log_entries(kinds=["ticket"])]
-    assert texts == ["W-0001 opened: cannot log in", f"W-0002 opened: {second.subject}",
-                     "W-0001 responded after 1m30s", "W-0001 solved after 10m00s"]
+    assert texts == [
+        "W-0001 opened: cannot log in",
+        f"W-0002 opened: {second.subject}",
+        "W-0001 responded after 1m30s",
+        "W-0001 solved after 10m00s",
+    ]
     with pytest.raises(NotFound):
         store.assign("nope", "ann")
     with pytest.raises(ValueError):
@@ -471,26 +493,37 @@ def test_sla_target_met_late_is_still_a_breach(store: RoomStore) -> None:
     assert (breach.kind, breach.due) == ("respond", T0 + 1800)
 
 
-@pytest.mark.parametrize(("record", "reason"), [
-    ({"subject": "no id"}, "missing ticket id"),
-    ({"id": "  "}, "empty ticket id"),
-    ({"id": True}, "not a string or an integer"),
-    ({"id": 1.5}, "not a string or an integer"),
-    ({"id": "x" * 500}, "longer than"),
-    ({"id": "1", "priority": "whenever"}, "unknown priority"),
-    ({"id": "1", "status": "exploded"}, "unknown status"),
-    ({"id": "1", "opened_at": "yesterday"}, "opened_at: not a time"),
-    ([1, 2], "not an object"),
-])
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ({"subject": "no id"}, "missing ticket id"),
+        ({"id": "  "}, "empty ticket id"),
+        ({"id": True}, "not a string or an integer"),
+        ({"id": 1.5}, "not a string or an integer"),
+        ({"id": "x" * 500}, "longer than"),
+        ({"id": "1", "priority": "whenever"}, "unknown priority"),
+        ({"id": "1", "status": "exploded"}, "unknown status"),
+        ({"id": "1", "opened_at": "yesterday"}, "opened_at: not a time"),
+        ([1, 2], "not an object"),
+    ],
+)
 def test_bad_ticket_records_are_rejected_with_a_reason(record, reason: str) -> None:
     result = validate_ticket_record(record)
     assert isinstance(result, str) and reason in result
 
 
 def test_ticket_record_synonyms_and_truncation() -> None:
-    ok = validate_ticket_record({"ticket": 42, "title": "s" * 10_000, "priority": " Critical ",
-                                 "state": "on hold", "created": "2027-01-15T08:00:00+00:00",
-                                 "updated_at": (T0 + 5) * 1000}, id_field="ticket")
+    ok = validate_ticket_record(
+        {
+            "ticket": 42,
+            "title": "s" * 10_000,
+            "priority": " Critical ",
+            "state": "on hold",
+            "created": "2027-01-15T08:00:00+00:00",
+            "updated_at": (T0 + 5) * 1000,
+        },
+        id_field="ticket",
+    )
     assert isinstance(ok, TicketFields)
     assert (ok.id, ok.priority, ok.status, ok.opened_at, ok.updated_at) == ("42", "urgent", "pending", T0, T0 + 5)
     assert len(ok.subject) == MAX_SUBJECT and ok.truncated
@@ -499,9 +532,12 @@ def test_ticket_record_synonyms_and_truncation() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(["id", "subject", "priority", "status", "opened_at", "assignee"]),
-                       st.none() | st.booleans() | st.integers() | st.floats() | st.text()
-                       | st.lists(st.integers(), max_size=3)))
+@given(
+    st.dictionaries(
+        st.sampled_from(["id", "subject", "priority", "status", "opened_at", "assignee"]),
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.lists(st.integers(), max_size=3),
+    )
+)
 def test_validation_never_raises(record: dict) -> None:
     result = validate_ticket_record(record)
     assert isinstance(result, (str, TicketFields))
@@ -513,8 +549,9 @@ def test_validation_never_raises(record: dict) -> None:
 def test_log_filtering_starring_and_windows(store: RoomStore, clock: Clock) -> None:
     ids = []
     for n, kind in enumerate(["note", "decision", "note", "lesson", "action"]):
-        ids.append(store.add_log(kind, "info", f"entry {n}", "ann", ts=T0 + n,
-                                 owner="bob" if kind == "action" else None))
+        ids.append(
+            store.add_log(kind, "info", f"entry {n}", "ann", ts=T0 + n, owner="bob" if kind == "action" else None)
+        )
     store.star(ids[1])
     store.star(ids[3])
     store.star(ids[3], starred=False)
@@ -539,8 +576,10 @@ def test_text_is_stored_exactly_as_given(store: RoomStore) -> None:
 
 
 def test_ten_thousand_log_entries(store: RoomStore) -> None:
-    ids = store.add_logs({"kind": "note", "severity": "info", "text": f"entry {n}", "author": "load",
-                          "ts": T0 + n / 10} for n in range(10_000))
+    ids = store.add_logs(
+        {"kind": "note", "severity": "info", "text": f"entry {n}", "author": "load", "ts": T0 + n / 10}
+        for n in range(10_000)
+    )
     assert len(ids) == len(set(ids)) == 10_000
     assert store.count_log() == 10_000
     window = store.recent(200)
@@ -582,8 +621,10 @@ def test_a_recorder_that_lost_the_room_cannot_write_over_it(store: RoomStore) ->
     from warroom.store import LeaseLost, TickRecord
 
     with store._write() as db:
-        db.execute("INSERT INTO lease_holder(id, pid, operator, host, since, backend_pid) "
-                   "VALUES (1, 100, 'ana', 'host-a', 0, 0)")
+        db.execute(
+            "INSERT INTO lease_holder(id, pid, operator, host, since, backend_pid) "
+            "VALUES (1, 100, 'ana', 'host-a', 0, 0)"
+        )
     store.record_tick(TickRecord(at=T0, fence=(100, "host-a")))
     store.publish_snapshot(T0, b"{}", (100, "host-a"))
     with pytest.raises(LeaseLost, match="pid 100 on host-a"):
@@ -605,8 +646,9 @@ def test_postgresql_room_refuses_a_newer_schema_and_a_stranger(pg_cluster) -> No
     with pytest.raises(StoreError, match="schema version 99 is newer"):
         PostgresDatabase(pg_cluster.url(), room)
     stranger = pg_cluster.room()
-    pg_cluster.psql("warroom", f"CREATE SCHEMA {schema_name(stranger)}; "
-                               f"CREATE TABLE {schema_name(stranger)}.customers (id int)")
+    pg_cluster.psql(
+        "warroom", f"CREATE SCHEMA {schema_name(stranger)}; CREATE TABLE {schema_name(stranger)}.customers (id int)"
+    )
     with pytest.raises(StoreError, match="not a warroom room"):
         PostgresDatabase(pg_cluster.url(), stranger)
 
@@ -622,8 +664,12 @@ def test_postgresql_password_never_shows_and_an_unreachable_server_is_a_clear_er
     assert "cannot reach the database" in str(caught.value) and "s3cret-pw" not in str(caught.value)
     config = tmp_path / "room.toml"
     config.write_text(f'[room]\nurl = "{url}"\nname = "spring"\n')
-    done = subprocess.run([sys.executable, "-m", "warroom", "export", "--config", str(config), "--out",
-                           str(tmp_path)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "warroom", "export", "--config", str(config), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "cannot reach the database" in done.stderr
     assert "s3cret-pw" not in done.stderr and "Traceback" not in done.stderr
 
@@ -637,7 +683,9 @@ def test_postgresql_room_needs_only_connect_and_create_on_its_database(pg_cluste
     from warroom.store.postgres import PostgresDatabase, schema_name
 
     role = f"team_{uuid.uuid4().hex[:8]}"
-    pg_cluster.psql("warroom", f"CREATE ROLE {role} LOGIN NOSUPERUSER; GRANT CONNECT, CREATE ON DATABASE warroom TO {role}")
+    pg_cluster.psql(
+        "warroom", f"CREATE ROLE {role} LOGIN NOSUPERUSER; GRANT CONNECT, CREATE ON DATABASE warroom TO {role}"
+    )
     parts = urlsplit(pg_cluster.url())
     url = f"postgresql://{role}@{parts.hostname}:{parts.port}/warroom"
     room = pg_cluster.room()

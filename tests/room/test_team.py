@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.room.team import Screen, append, start_recorder, stop, stop_room, wait_for_holder, work_the_room, write_config
+from tests.room.team import (
+    Screen,
+    append,
+    start_recorder,
+    stop,
+    stop_room,
+    wait_for_holder,
+    work_the_room,
+    write_config,
+)
 from warroom.store import RoomStore
 
 WITHIN = 1.0  # seconds: what the README promises for every action on every screen
@@ -38,10 +47,13 @@ def test_what_one_operator_does_reaches_the_other_screen_within_a_second(room: P
     try:
         for screen in (anouk, benno):
             assert screen.shows("events seen", 20), bytes(screen.app.output[-1500:])
-        delays = work_the_room(anouk, benno, ("checklist", "log entry", "new ticket", "ticket assigned",
-                                              "ack with a note", "silence"))
-        print("\nsaved on one screen -> shown on the other:",
-              ", ".join(f"{what} {seconds * 1000:.0f} ms" for what, seconds in delays.items()))
+        delays = work_the_room(
+            anouk, benno, ("checklist", "log entry", "new ticket", "ticket assigned", "ack with a note", "silence")
+        )
+        print(
+            "\nsaved on one screen -> shown on the other:",
+            ", ".join(f"{what} {seconds * 1000:.0f} ms" for what, seconds in delays.items()),
+        )
         assert max(delays.values()) <= WITHIN, delays
     finally:
         anouk.close()
@@ -187,8 +199,24 @@ def test_an_export_3_seconds_after_the_last_record_has_the_final_totals(room: Pa
 
     append(tmp_path / "events.jsonl", [{"kind": "visit"}] * 1234)
     time.sleep(3.0)
-    done = subprocess.run([sys.executable, "-m", "warroom", "export", "--config", str(room), "--format", "json",
-                           "--out", str(tmp_path / "retro")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "warroom",
+            "export",
+            "--config",
+            str(room),
+            "--format",
+            "json",
+            "--out",
+            str(tmp_path / "retro"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     document = json.loads(next((tmp_path / "retro").glob("*.json")).read_text())
     metrics = {m["name"]: m for m in document["metrics"]}
@@ -241,7 +269,10 @@ def test_five_dashboards_cost_the_sources_one_connection_each(tmp_path: Path) ->
     assert ready.wait(10)
     log = tmp_path / "events.jsonl"
     append(log, [{"kind": "visit"}])
-    config = write_config(tmp_path, log, extra=f"""
+    config = write_config(
+        tmp_path,
+        log,
+        extra=f"""
 [[sources]]
 name = "feed"
 kind = "websocket"
@@ -252,7 +283,8 @@ name = "stats"
 kind = "http"
 url = "http://127.0.0.1:{http.server_address[1]}/stats"
 interval = "500ms"
-""")
+""",
+    )
     recorder = start_recorder(config, "rec")
     screens: list[Screen] = []
     try:
@@ -265,8 +297,10 @@ interval = "500ms"
             screen.app.read_for(1.0)
         polls = seen["http"] - http_before
         elapsed = time.monotonic() - started
-        print(f"\n5 dashboards attached: {seen['ws']} websocket connection(s), "
-              f"{polls} HTTP polls in {elapsed:.1f} s at one poll per 0.5 s")
+        print(
+            f"\n5 dashboards attached: {seen['ws']} websocket connection(s), "
+            f"{polls} HTTP polls in {elapsed:.1f} s at one poll per 0.5 s"
+        )
         assert seen["ws"] == 1
         assert polls <= elapsed / 0.5 + 2  # one poller, not five
     finally:

@@ -28,8 +28,9 @@ with RoomStore(sys.argv[1]) as store:
 
 
 def other_process(db: Path, action: str) -> int:
-    done = subprocess.run([sys.executable, "-c", CHILD, str(db), action], capture_output=True,
-                          text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(db), action], capture_output=True, text=True, timeout=60, check=True
+    )
     return int(done.stdout.strip())
 
 

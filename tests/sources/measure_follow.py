@@ -69,7 +69,8 @@ async def measure_source(directory: Path, samples: int, inotify: bool) -> tuple[
         delays = await _latencies(path, samples, arrived)
         before_cpu, before = time.process_time(), time.perf_counter()
         writer = await asyncio.create_subprocess_exec(
-            sys.executable, str(WRITER), str(path), str(LOAD_LINES), "50", "0.01", stdout=subprocess.DEVNULL)
+            sys.executable, str(WRITER), str(path), str(LOAD_LINES), "50", "0.01", stdout=subprocess.DEVNULL
+        )
         await writer.wait()
         await asyncio.sleep(0.3)
         loaded = (time.process_time() - before_cpu) / (time.perf_counter() - before)

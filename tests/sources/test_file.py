@@ -320,9 +320,7 @@ async def test_long_line_is_skipped_and_following_continues(tmp_path):
 async def test_crlf_line_ends(tmp_path):
     log = tmp_path / "access.log"
     log.write_bytes(b"")
-    line = (
-        '10.0.0.{i} - - [25/Nov/2026:15:30:01 +0000] "GET /p{i} HTTP/1.1" 200 12 "-" "agent" 0.010\r\n'
-    )
+    line = '10.0.0.{i} - - [25/Nov/2026:15:30:01 +0000] "GET /p{i} HTTP/1.1" 200 12 "-" "agent" 0.010\r\n'
     async with Follow(log, format="nginx") as f:
         await until(lambda: f.health.state == SourceState.LIVE, what="live")
         append(log, "".join(line.format(i=i) for i in range(5)).encode())

@@ -109,11 +109,15 @@ def _directory(path):
     path.mkdir()
 
 
-@pytest.mark.parametrize("make, kind", [
-    (_fifo, "a FIFO (named pipe)"),
-    (_socket, "a socket"),
-    (_directory, "a directory"),
-], ids=["fifo", "socket", "directory"])
+@pytest.mark.parametrize(
+    "make, kind",
+    [
+        (_fifo, "a FIFO (named pipe)"),
+        (_socket, "a socket"),
+        (_directory, "a directory"),
+    ],
+    ids=["fifo", "socket", "directory"],
+)
 async def test_special_file_is_refused_without_blocking_and_a_real_file_later_is_followed(tmp_path, make, kind):
     path = tmp_path / "app.log"
     keep = make(path)
@@ -150,7 +154,9 @@ async def test_special_file_is_refused_without_blocking_and_a_real_file_later_is
 async def test_character_device_is_refused(tmp_path):
     async with Follow("/dev/zero") as f:  # reading it would never reach an end
         await until(lambda: f.health.state == SourceState.ERROR, what="error state")
-        assert f.health.reason == "/dev/zero is a character device, not a regular file; a file source follows a log file"
+        assert (
+            f.health.reason == "/dev/zero is a character device, not a regular file; a file source follows a log file"
+        )
         assert f.health.records == 0
 
 
@@ -196,10 +202,16 @@ def test_database_problem_read_only_directory(tmp_path):
             runuser, python = shutil.which("runuser"), "/usr/bin/python3"
             if runuser is None or not os.access(python, os.X_OK):
                 pytest.skip("as root, this needs runuser and a system python3 to act as nobody")
-            code = ("import sys; sys.path.insert(0, sys.argv[1]); from warroom.checks import database_problem; "
-                    "print(database_problem(sys.argv[2]))")
-            done = subprocess.run([runuser, "-u", "nobody", "--", python, "-c", code, str(ROOT), str(locked / "room.db")],
-                                  capture_output=True, text=True, timeout=30)
+            code = (
+                "import sys; sys.path.insert(0, sys.argv[1]); from warroom.checks import database_problem; "
+                "print(database_problem(sys.argv[2]))"
+            )
+            done = subprocess.run(
+                [runuser, "-u", "nobody", "--", python, "-c", code, str(ROOT), str(locked / "room.db")],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             assert done.returncode == 0, done.stderr
             problem = done.stdout.strip()
         assert problem == f"directory {locked} is not writable (SQLite writes its journal beside the database)"
@@ -219,7 +231,7 @@ db = "missing-dir/room.db"
 [[sources]]
 name = "fine"
 kind = "file"
-path = "{tmp_path / 'later.log'}"
+path = "{tmp_path / "later.log"}"
 
 [[sources]]
 name = "pipe"
@@ -227,9 +239,10 @@ kind = "file"
 path = "{fifo}"
 """
     config = parse_config(text, config_path)
+    missing = tmp_path / "missing-dir"
     assert path_problems(config) == [
         f"{config_path}: sources[1].path: {fifo} is a FIFO (named pipe), {NOT_A_FILE}",
-        f"{config_path}: room.db: {tmp_path / 'missing-dir' / 'room.db'} directory {tmp_path / 'missing-dir'} does not exist",
+        f"{config_path}: room.db: {missing / 'room.db'} directory {missing} does not exist",
     ]
 
 
@@ -397,12 +410,16 @@ def _truncated_larger(log, tmp_path):
         f.write(lines(30, 200))
 
 
-@pytest.mark.parametrize("change, expected, fault", [
-    (_unchanged, range(30), None),
-    (_renamed, range(40), None),
-    (_copytruncated, range(40), None),
-    (_truncated_larger, range(200), None),
-], ids=["unchanged", "renamed", "copytruncate", "rewritten-past-offset"])
+@pytest.mark.parametrize(
+    "change, expected, fault",
+    [
+        (_unchanged, range(30), None),
+        (_renamed, range(40), None),
+        (_copytruncated, range(40), None),
+        (_truncated_larger, range(200), None),
+    ],
+    ids=["unchanged", "renamed", "copytruncate", "rewritten-past-offset"],
+)
 async def test_resume_reads_every_line_exactly_once(tmp_path, change, expected, fault):
     log = tmp_path / "app.log"
     log.write_bytes(b"")

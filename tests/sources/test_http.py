@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import time
+from itertools import pairwise
 from typing import Any
 
 import orjson
@@ -26,9 +27,9 @@ def http_source(url: str, **settings: Any) -> HttpSource:
 
 def prom_source(url: str, queries: dict[str, str], **settings: Any) -> PrometheusSource:
     settings.setdefault("interval", "100ms")
-    return PrometheusSource(PrometheusSourceConfig(name="prom", kind="prometheus", url=url, queries=queries, **settings))
-
-
+    return PrometheusSource(
+        PrometheusSourceConfig(name="prom", kind="prometheus", url=url, queries=queries, **settings)
+    )
 
 
 # --------------------------------------------------------------------------- HttpSource
@@ -68,7 +69,7 @@ async def test_polls_never_overlap_when_a_poll_is_slower_than_the_interval() -> 
             await wait_for(lambda: len(batches) >= 3)
             arrivals = [r.at for r in server.requests]
             # each answer takes ~0.15 s to drip out; a new poll only starts after it
-            assert all(later - earlier >= 0.12 for earlier, later in zip(arrivals, arrivals[1:]))
+            assert all(later - earlier >= 0.12 for earlier, later in pairwise(arrivals))
 
 
 async def test_deadline_covers_a_slow_drip_body() -> None:
@@ -245,8 +246,22 @@ async def test_prometheus_vector_and_scalar_samples_become_records() -> None:
             got = sorted(records(batches), key=lambda r: (r["query"], r["value"]))
             assert got == [
                 {"query": "errors", "value": 0.25, "ts": NOW},
-                {"query": "requests", "value": 7.0, "ts": NOW, "metric_name": "http_requests_total", "job": "shop", "code": "500"},
-                {"query": "requests", "value": 1234.5, "ts": NOW, "metric_name": "http_requests_total", "job": "shop", "code": "200"},
+                {
+                    "query": "requests",
+                    "value": 7.0,
+                    "ts": NOW,
+                    "metric_name": "http_requests_total",
+                    "job": "shop",
+                    "code": "500",
+                },
+                {
+                    "query": "requests",
+                    "value": 1234.5,
+                    "ts": NOW,
+                    "metric_name": "http_requests_total",
+                    "job": "shop",
+                    "code": "200",
+                },
             ]
             health = source.health
             assert health.faults["non_finite"] == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 from typing import Any
 
 import orjson
@@ -18,8 +19,6 @@ from warroom.sources.websocket import WebSocketSource
 
 def make_source(url: str, **settings: Any) -> WebSocketSource:
     return WebSocketSource(WebSocketSourceConfig(name="feed", kind="websocket", url=url, **settings))
-
-
 
 
 def sender(*messages: Any):
@@ -137,7 +136,7 @@ async def test_server_that_accepts_and_closes_at_once_gets_a_growing_backoff() -
             retries = [r.rsplit("retry in ", 1)[1] for r in reasons if "retry in " in r]
             assert retries == ["1s", "2s", "4s"], reasons
             attempts = [at for at, _headers in server.handshakes]
-            gaps = [later - earlier for earlier, later in zip(attempts, attempts[1:])]
+            gaps = [later - earlier for earlier, later in pairwise(attempts)]
             assert all(gap >= 0.9 for gap in gaps), gaps
             assert source.health.state == SourceState.ERROR
 

@@ -184,8 +184,9 @@ async def test_a_queue_longer_than_the_rows_shown_is_counted_whole(tmp_path):
     room = UiRoom(tmp_path)
     with room.store() as store:
         for n in range(MAX_OPEN_ROWS + 20):
-            store.create_ticket(f"Question {n}", "bo", priority="urgent" if n == MAX_OPEN_ROWS + 10 else "low",
-                                at=NOW - 60)
+            store.create_ticket(
+                f"Question {n}", "bo", priority="urgent" if n == MAX_OPEN_ROWS + 10 else "low", at=NOW - 60
+            )
     app = room.app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

@@ -55,16 +55,20 @@ def rich_room(directory, edit=None) -> UiRoom:
     room = UiRoom(directory, extra=edit(ROOM) if edit else ROOM, edit=edit)
     with room.store() as store:
         store.ack_alert("visits_seen", "ben", "expected during the launch", at=NOW - 30)
-        store.add_silence("quiet", (("name", "orders_slow"),), NOW + 1800, "known: orders are slow at night", "ben",
-                          NOW - 60)
-        for n, (subject, priority, age) in enumerate((
-            ("Reward code missing after purchase", "urgent", 3 * 3600),
-            ("Checkout says something went wrong", "high", 1200),
-            ("Does the offer apply to gift cards?", "normal", 300),
-            ("Too many emails", "low", 60),
-        )):
-            ticket = store.create_ticket(subject, "elif", customer_ref=f"C-{1000 + n}", category="other",
-                                         priority=priority, at=NOW - age)
+        store.add_silence(
+            "quiet", (("name", "orders_slow"),), NOW + 1800, "known: orders are slow at night", "ben", NOW - 60
+        )
+        for n, (subject, priority, age) in enumerate(
+            (
+                ("Reward code missing after purchase", "urgent", 3 * 3600),
+                ("Checkout says something went wrong", "high", 1200),
+                ("Does the offer apply to gift cards?", "normal", 300),
+                ("Too many emails", "low", 60),
+            )
+        ):
+            ticket = store.create_ticket(
+                subject, "elif", customer_ref=f"C-{1000 + n}", category="other", priority=priority, at=NOW - age
+            )
             if n == 1:
                 store.assign(ticket.id, "elif", at=NOW - 600)
         store.add_log("decision", "warning", "Switch checkout to the fallback provider", "ana", ts=NOW - 400)
@@ -141,8 +145,9 @@ def in_chinese(text: str) -> str:
     """The launch, the metrics and the checklist named in Chinese."""
     for name, label in (("visits", "访问量"), ("errors", "错误"), ("orders", "订单"), ("revenue", "收入")):
         text = text.replace(f'name = "{name}"\n', f'name = "{name}"\nlabel = "{label}"\n', 1)
-    text = text.replace('name = "Test launch"', 'name = "春季发布"').replace('name = "error_rate"',
-                                                                         'name = "error_rate"\nlabel = "错误率"')
+    text = text.replace('name = "Test launch"', 'name = "春季发布"').replace(
+        'name = "error_rate"', 'name = "error_rate"\nlabel = "错误率"'
+    )
     return text.replace("Push notification sent", "推送通知已发送").replace("Run of show", "发布流程")
 
 

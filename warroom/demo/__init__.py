@@ -21,7 +21,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -117,7 +117,7 @@ class DemoLaunch:
             "ws_url": self.feed.url,
             "http_url": self.stats.url,
             "log_path": str(self.log_path.resolve()),
-            "launch_at": datetime.fromtimestamp(self.launch_at, timezone.utc).isoformat(),
+            "launch_at": datetime.fromtimestamp(self.launch_at, UTC).isoformat(),
             "db": str(self.db_path.resolve()),
             "stale_after": f"{stale:g}s",
         }
@@ -173,4 +173,3 @@ def render_config(template: str, values: dict[str, str]) -> str:
         return values[name].replace("\\", "\\\\").replace('"', '\\"')
 
     return _PLACEHOLDER.sub(replace, template)
-

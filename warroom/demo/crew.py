@@ -50,7 +50,12 @@ SCRIPT = (
     Step(-130 * MINUTE, "Priya Nair", "tick", "Page test"),
     Step(-125 * MINUTE, "Lucia Romero", "tick", "Rules test"),
     Step(-70 * MINUTE, "Sam Okafor", "tick", "Rewards test"),
-    Step(-100 * MINUTE, "Maya Chen", "note", "Stress test passed at 5x peak on our pages; checkout answered in 180 ms p95."),
+    Step(
+        -100 * MINUTE,
+        "Maya Chen",
+        "note",
+        "Stress test passed at 5x peak on our pages; checkout answered in 180 ms p95.",
+    ),
     Step(-1.5 * MINUTE, "Jonas Weber", "tick", "Queue page ready"),
     Step(-1.2 * MINUTE, "Elif Demir", "tick", "Support on standby"),
     Step(-1 * MINUTE, "Maya Chen", "tick", "Go / no-go"),
@@ -58,17 +63,40 @@ SCRIPT = (
     Step(0.3 * MINUTE, "Lucia Romero", "tick", "Publish the landing page"),
     Step(5.2 * MINUTE, "Lucia Romero", "tick", "Send the launch e-mail"),
     Step(6 * MINUTE, "Sam Okafor", "tick", "First orders and rewards"),
-    Step(10.5 * MINUTE, "Jonas Weber", "note", "5xx climbing on checkout; the payment provider answers slowly.", "warning"),
-    Step(12 * MINUTE, "Maya Chen", "decision",
-         "Switch the landing page to the queue page and fail over to the backup payment provider.",
-         "critical", starred=True),
-    Step(13 * MINUTE, "Elif Demir", "note", "Page-error tickets piling up; answering with the outage macro.", "warning"),
+    Step(
+        10.5 * MINUTE,
+        "Jonas Weber",
+        "note",
+        "5xx climbing on checkout; the payment provider answers slowly.",
+        "warning",
+    ),
+    Step(
+        12 * MINUTE,
+        "Maya Chen",
+        "decision",
+        "Switch the landing page to the queue page and fail over to the backup payment provider.",
+        "critical",
+        starred=True,
+    ),
+    Step(
+        13 * MINUTE, "Elif Demir", "note", "Page-error tickets piling up; answering with the outage macro.", "warning"
+    ),
     Step(15.5 * MINUTE, "Priya Nair", "note", "Failover done; checkout answers again, queue page off."),
     Step(16.5 * MINUTE, "Maya Chen", "tick", "First status update"),
-    Step(20 * MINUTE, "Maya Chen", "lesson",
-         "The payment provider was not in the stress test: third parties must be tested at 5x too.", starred=True),
-    Step(21 * MINUTE, "Maya Chen", "action", "Add a provider health check and a failover drill to the pre-launch tests.",
-         owner="Jonas Weber"),
+    Step(
+        20 * MINUTE,
+        "Maya Chen",
+        "lesson",
+        "The payment provider was not in the stress test: third parties must be tested at 5x too.",
+        starred=True,
+    ),
+    Step(
+        21 * MINUTE,
+        "Maya Chen",
+        "action",
+        "Add a provider health check and a failover drill to the pre-launch tests.",
+        owner="Jonas Weber",
+    ),
     Step(22 * MINUTE, "Elif Demir", "action", "Write a page-error macro before the next launch.", owner="Elif Demir"),
 )
 
@@ -113,10 +141,11 @@ class DemoCrew:
 
     def _answer_tickets(self, door: Door, at: float) -> None:
         """Each agent takes the most pressing unassigned ticket and answers it."""
-        waiting = [t for t in door.read(lambda s: s.tickets(open_only=True)).result()
-                   if not t.assignee and t.opened_at <= at]
+        waiting = [
+            t for t in door.read(lambda s: s.tickets(open_only=True)).result() if not t.assignee and t.opened_at <= at
+        ]
         waiting.sort(key=lambda t: (PRIORITIES.index(t.priority), t.opened_at))
-        for agent, ticket in zip(SUPPORT_AGENTS, waiting):
+        for agent, ticket in zip(SUPPORT_AGENTS, waiting, strict=False):
             for action in ("assign", "respond"):
                 self._submit(door, TicketChange(operator=agent, at=at, ticket_id=ticket.id, action=action))
 
@@ -131,8 +160,18 @@ class DemoCrew:
             if item is not None:
                 self._submit(door, SetItemDone(operator=step.who, at=at, item_id=item, done=True))
             return True
-        self._submit(door, AddLogEntry(operator=step.who, at=at, log_kind=step.action, severity=step.severity,
-                                       text=step.text, owner=step.owner, starred=step.starred))
+        self._submit(
+            door,
+            AddLogEntry(
+                operator=step.who,
+                at=at,
+                log_kind=step.action,
+                severity=step.severity,
+                text=step.text,
+                owner=step.owner,
+                starred=step.starred,
+            ),
+        )
         return True
 
     @staticmethod
@@ -150,8 +189,9 @@ class DemoCrew:
             self._door = door
             names = sorted({s.who for s in SCRIPT} | set(SUPPORT_AGENTS))
             started = time.time()  # sessions are processes: wall time
-            self._sessions = [Session(uuid.uuid4().hex, "dashboard", name, "demo", os.getpid(), started, started)
-                              for name in names]
+            self._sessions = [
+                Session(uuid.uuid4().hex, "dashboard", name, "demo", os.getpid(), started, started) for name in names
+            ]
             for session in self._sessions:
                 door.write(_opener(session))
         return self._door

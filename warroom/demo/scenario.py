@@ -46,8 +46,7 @@ class SimClock:
     per real second after it. The whole demo (record times, windows, the launch clock)
     runs on one of these."""
 
-    def __init__(self, start_sim_epoch: float, speed: float = 1.0,
-                 real: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, start_sim_epoch: float, speed: float = 1.0, real: Callable[[], float] = time.monotonic) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.start_sim_epoch = float(start_sim_epoch)
@@ -84,22 +83,58 @@ class SimClock:
 Keyframes = list[tuple[float, float]]
 
 VISITORS_PER_MIN: Keyframes = [
-    (-600, 16), (-1, 20), (0, 70), (60, 80), (120, 95), (240, 210), (330, 220),
-    (480, 130), (600, 115), (960, 100), (1500, 80),
+    (-600, 16),
+    (-1, 20),
+    (0, 70),
+    (60, 80),
+    (120, 95),
+    (240, 210),
+    (330, 220),
+    (480, 130),
+    (600, 115),
+    (960, 100),
+    (1500, 80),
 ]
 SERVER_ERROR_SHARE: Keyframes = [  # of dynamic requests (pages and API calls)
-    (-600, 0.002), (600, 0.004), (690, 0.04), (810, 0.14), (930, 0.25), (960, 0.22),
-    (1080, 0.04), (1260, 0.004),
+    (-600, 0.002),
+    (600, 0.004),
+    (690, 0.04),
+    (810, 0.14),
+    (930, 0.25),
+    (960, 0.22),
+    (1080, 0.04),
+    (1260, 0.004),
 ]
 BOUNCE_PROBABILITY: Keyframes = [
-    (-600, 0.38), (600, 0.36), (780, 0.52), (930, 0.72), (960, 0.68), (1200, 0.42), (1500, 0.36),
+    (-600, 0.38),
+    (600, 0.36),
+    (780, 0.52),
+    (930, 0.72),
+    (960, 0.68),
+    (1200, 0.42),
+    (1500, 0.36),
 ]
 LATENCY_MS: Keyframes = [  # p95 reported by the stats endpoint
-    (-600, 70), (0, 90), (180, 160), (330, 240), (480, 140), (600, 150), (840, 700),
-    (930, 980), (1020, 520), (1200, 160), (1500, 90),
+    (-600, 70),
+    (0, 90),
+    (180, 160),
+    (330, 240),
+    (480, 140),
+    (600, 150),
+    (840, 700),
+    (930, 980),
+    (1020, 520),
+    (1200, 160),
+    (1500, 90),
 ]
 PAGE_ERROR_TICKETS_PER_MIN: Keyframes = [
-    (-600, 0.0), (600, 0.05), (720, 3.0), (870, 10.0), (960, 6.0), (1080, 0.6), (1500, 0.05),
+    (-600, 0.0),
+    (600, 0.05),
+    (720, 3.0),
+    (870, 10.0),
+    (960, 6.0),
+    (1080, 0.6),
+    (1500, 0.05),
 ]
 OTHER_TICKETS_PER_MIN: Keyframes = [(-600, 0.1), (0, 0.6), (360, 1.5), (960, 1.0), (1500, 0.6)]
 CHECKOUT_DOWN = (720.0, 900.0)  # T+12m..T+15m: every order call fails
@@ -128,8 +163,14 @@ def visitors_per_min(t: float) -> float:
 
 def phase_of(t: float) -> str:
     """Name of the scenario phase at `t` seconds from launch."""
-    for end, name in ((0, "warm-up"), (120, "launch"), (480, "surge"), (600, "steady"),
-                      (960, "problem"), (1500, "recovery")):
+    for end, name in (
+        (0, "warm-up"),
+        (120, "launch"),
+        (480, "surge"),
+        (600, "steady"),
+        (960, "problem"),
+        (1500, "recovery"),
+    ):
         if t < end:
             return name
     return "tail"
@@ -137,37 +178,51 @@ def phase_of(t: float) -> str:
 
 # Where visitors come from: (channel, weight, utm_source or None, referrer choices).
 # utm-tagged links carry their channel in the URL; the others only in the referrer.
-SEARCH_REFERRERS = ["https://www.google.com/search?q=spring+drop", "https://www.bing.com/search?q=spring+drop",
-                    "https://duckduckgo.com/"]
+SEARCH_REFERRERS = [
+    "https://www.google.com/search?q=spring+drop",
+    "https://www.bing.com/search?q=spring+drop",
+    "https://duckduckgo.com/",
+]
 SOCIAL_REFERRERS = ["https://www.facebook.com/", "https://l.instagram.com/", "https://t.co/xYz12"]
 
 
 def channel_weights(t: float) -> list[tuple[str, float]]:
     push = 0.08 + (0.45 if 0 <= t < 180 else 0.0)  # the push notification at T0
     email = 0.06 + (0.35 if 300 <= t < 540 else 0.0)  # the launch e-mail at T+5m
-    return [("social", 0.24), ("social_ref", 0.08), ("search", 0.16), ("push", push),
-            ("email", email), ("partner", 0.11), ("direct", 0.14)]
+    return [
+        ("social", 0.24),
+        ("social_ref", 0.08),
+        ("search", 0.16),
+        ("push", push),
+        ("email", email),
+        ("partner", 0.11),
+        ("direct", 0.14),
+    ]
 
 
-USER_AGENTS = [
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+USER_AGENTS = [  # real browsers' strings, whole
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",  # noqa: E501
     "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Safari/605.1.15",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Safari/605.1.15",  # noqa: E501
     "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
 ]
-STATIC_ASSETS = [("/static/app.3f9c1e.js", 48211), ("/static/launch.8a2b.css", 9120),
-                 ("/static/hero.webp", 183404)]
+STATIC_ASSETS = [("/static/app.3f9c1e.js", 48211), ("/static/launch.8a2b.css", 9120), ("/static/hero.webp", 183404)]
 ORDER_AMOUNTS = [(19.0, 3), (29.0, 4), (49.0, 5), (79.0, 2), (129.0, 1)]
 TICKET_SUBJECTS = {
-    "page error": ["Page shows an error when I open the offer", "Error 502 on the launch page",
-                   "The reward page does not load", "Checkout says something went wrong"],
-    "reward not received": ["I did not get my reward", "Reward code missing after purchase",
-                            "Where is my welcome gift?"],
-    "rules question": ["Can I take part twice?", "Does the offer apply in my country?",
-                       "How is the winner chosen?"],
-    "complaint": ["Your site was down during the launch", "Too many notifications",
-                  "The offer ended too fast"],
+    "page error": [
+        "Page shows an error when I open the offer",
+        "Error 502 on the launch page",
+        "The reward page does not load",
+        "Checkout says something went wrong",
+    ],
+    "reward not received": [
+        "I did not get my reward",
+        "Reward code missing after purchase",
+        "Where is my welcome gift?",
+    ],
+    "rules question": ["Can I take part twice?", "Does the offer apply in my country?", "How is the winner chosen?"],
+    "complaint": ["Your site was down during the launch", "Too many notifications", "The offer ended too fast"],
 }
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -261,8 +316,10 @@ class Scenario:
             self._visitor(second + rng.random())
         for category_rate, categories in (
             (interpolate(PAGE_ERROR_TICKETS_PER_MIN, t) / 60.0, ["page error"]),
-            (interpolate(OTHER_TICKETS_PER_MIN, t) / 60.0,
-             ["reward not received", "rules question", "complaint", "reward not received"]),
+            (
+                interpolate(OTHER_TICKETS_PER_MIN, t) / 60.0,
+                ["reward not received", "rules question", "complaint", "reward not received"],
+            ),
         ):
             for _ in range(_draw_count(rng, category_rate)):
                 self._ticket(second + rng.random(), rng.choice(categories))
@@ -294,8 +351,7 @@ class Scenario:
             status = rng.choice((502, 503, 504, 500)) if failed else (200 if method == "GET" else 201)
             body = rng.randrange(150, 600) if failed else size + rng.randrange(0, 400)
             took = latency * rng.uniform(0.3, 1.1) * (4.0 if failed else 1.0)
-            line = (f'{ip} - - [{{time}}] "{method} {path} HTTP/1.1" {status} {body} '
-                    f'"{ref}" "{agent}" {took:.3f}')
+            line = f'{ip} - - [{{time}}] "{method} {path} HTTP/1.1" {status} {body} "{ref}" "{agent}" {took:.3f}'
             self._push(at, "log", lambda ts, line=line: line.replace("{time}", nginx_time(ts), 1))
             return not failed
 
@@ -306,8 +362,11 @@ class Scenario:
             hit(now, "GET", asset, size, site + "/launch")
         bounced = not landed or rng.random() < interpolate(BOUNCE_PROBABILITY, t)
         if bounced:
-            self._push(start + rng.uniform(8, 45), "event", self._record(
-                "session", session=session, channel=channel, bounced=True))
+            self._push(
+                start + rng.uniform(8, 45),
+                "event",
+                self._record("session", session=session, channel=channel, bounced=True),
+            )
             return
         now = start + rng.uniform(5, 30)
         self._push(now, "event", self._record("session", session=session, channel=channel, bounced=False))
@@ -317,8 +376,11 @@ class Scenario:
         ok = hit(now, "GET", "/reward", 18_000, site + "/launch")
         for action, p in (("like", 0.35), ("comment", 0.08), ("share", 0.06)):
             if rng.random() < p:
-                self._push(now + rng.uniform(1, 20), "event", self._record(
-                    action, user=user, channel=channel, post="launch-post"))
+                self._push(
+                    now + rng.uniform(1, 20),
+                    "event",
+                    self._record(action, user=user, channel=channel, post="launch-post"),
+                )
         if ok and rng.random() < 0.45:
             now += rng.uniform(10, 60)
             if hit(now, "POST", "/api/register", 350, site + "/reward"):
@@ -331,9 +393,18 @@ class Scenario:
                     amount = _weighted(rng, ORDER_AMOUNTS)
                     if hit(now, "POST", "/api/order", 420, site + "/checkout", fail=down):
                         self._orders += 1
-                        self._push(now, "event", self._record(
-                            "order", order_id=f"o{self._orders:06d}", user=user, channel=channel,
-                            amount=amount, currency="EUR"))
+                        self._push(
+                            now,
+                            "event",
+                            self._record(
+                                "order",
+                                order_id=f"o{self._orders:06d}",
+                                user=user,
+                                channel=channel,
+                                amount=amount,
+                                currency="EUR",
+                            ),
+                        )
                         if rng.random() < 0.03:  # a few never see their reward arrive
                             self._ticket(now + rng.uniform(120, 600), "reward not received")
 
@@ -351,9 +422,13 @@ class Scenario:
         else:
             priority = rng.choice(("normal", "low", "low"))
         ticket = {
-            "id": ticket_id, "subject": rng.choice(TICKET_SUBJECTS[category]),
-            "customer": f"C-{rng.randrange(10_000, 99_999)}", "category": category,
-            "priority": priority, "status": "new", "opened": round(at, 3),
+            "id": ticket_id,
+            "subject": rng.choice(TICKET_SUBJECTS[category]),
+            "customer": f"C-{rng.randrange(10_000, 99_999)}",
+            "category": category,
+            "priority": priority,
+            "status": "new",
+            "opened": round(at, 3),
         }
         self._push(at, "event", self._ticket_event(ticket))
         # The help desk works the ticket: opened within minutes, some solved later; page
@@ -365,8 +440,7 @@ class Scenario:
         self._push(later, "event", self._ticket_event(ticket))
         if rng.random() < 0.6:
             solved_at = max(later, self.launch_at + 1000 if category == "page error" else later)
-            self._push(solved_at + rng.uniform(120, 900), "event",
-                       self._ticket_event(dict(ticket, status="solved")))
+            self._push(solved_at + rng.uniform(120, 900), "event", self._ticket_event(dict(ticket, status="solved")))
 
     @staticmethod
     def _ticket_event(ticket: Record) -> Callable[[float], Record]:

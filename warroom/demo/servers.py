@@ -125,9 +125,11 @@ class StatsServer:
     @staticmethod
     async def _respond(writer: asyncio.StreamWriter, status: int, body: bytes, close: bool) -> None:
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}[status]
-        head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\n"
-                f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n")
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\n"
+            f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n"
+        )
         writer.write(head.encode("ascii") + body)
         await writer.drain()
 

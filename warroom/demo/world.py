@@ -42,8 +42,7 @@ class DemoWorld:
     `workdir` keeps the demo's files (access log, database, rendered config, the recorder's
     log); without it they live in a temporary directory removed on exit."""
 
-    def __init__(self, speed: float | None = None, seed: int | None = None,
-                 workdir: str | Path | None = None) -> None:
+    def __init__(self, speed: float | None = None, seed: int | None = None, workdir: str | Path | None = None) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="warroom-demo-")
@@ -63,8 +62,9 @@ class DemoWorld:
             raise
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def _start(self) -> None:
@@ -75,8 +75,7 @@ class DemoWorld:
         if self.seed is not None:
             argv += ["--seed", str(self.seed)]
         with open(self.workdir / "world.log", "ab") as log:
-            self._world = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                           stderr=log, text=True)
+            self._world = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
         line = self._world.stdout.readline() if self._world.stdout else ""
         if not line:
             raise RuntimeError(f"the demo's servers did not start; see {self.workdir / 'world.log'}")
@@ -90,9 +89,21 @@ class DemoWorld:
         location = RoomLocation.of(self.config)
         with open(location.recorder_log, "ab") as log:
             self._recorder = subprocess.Popen(
-                [sys.executable, "-m", "warroom", "record", "--config", ready["config"], "--operator", "recorder",
-                 *self.recorder_args],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "warroom",
+                    "record",
+                    "--config",
+                    ready["config"],
+                    "--operator",
+                    "recorder",
+                    *self.recorder_args,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + START_TIMEOUT
         watch = location.watch()
         try:

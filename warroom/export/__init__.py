@@ -33,8 +33,16 @@ from warroom.export.retro import Retrospective, Target, build
 from warroom.store import RoomStore
 
 __all__ = [
-    "FORMATS", "Retrospective", "Target", "build", "export_room", "export_store", "options_from_config",
-    "render", "write_atomic", "write_documents",
+    "FORMATS",
+    "Retrospective",
+    "Target",
+    "build",
+    "export_room",
+    "export_store",
+    "options_from_config",
+    "render",
+    "write_atomic",
+    "write_documents",
 ]
 
 RENDERERS: dict[str, Callable[[Retrospective], Iterable[str]]] = {
@@ -67,11 +75,20 @@ def render(retro: Retrospective, fmt: str) -> str:
     return "".join(renderer(retro))
 
 
-def export_room(db_path: str | os.PathLike[str], out_dir_or_file: str | os.PathLike[str],
-                formats: Iterable[str] = FORMATS, start: float | None = None, end: float | None = None,
-                starred_only: bool = False, targets: Iterable[Target | Sequence] | None = None, *,
-                labels: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
-                now: float | None = None, full_timeline: bool = False) -> list[Path]:
+def export_room(
+    db_path: str | os.PathLike[str],
+    out_dir_or_file: str | os.PathLike[str],
+    formats: Iterable[str] = FORMATS,
+    start: float | None = None,
+    end: float | None = None,
+    starred_only: bool = False,
+    targets: Iterable[Target | Sequence] | None = None,
+    *,
+    labels: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
+    now: float | None = None,
+    full_timeline: bool = False,
+) -> list[Path]:
     """Write the retrospective of the room database `db_path`; returns the paths written.
 
     - `out_dir_or_file`: a directory (created if missing; files are named
@@ -104,23 +121,52 @@ def export_room(db_path: str | os.PathLike[str], out_dir_or_file: str | os.PathL
         # RoomStore would create an empty database: an export must never write to the store
         raise FileNotFoundError(f"{db}: no room database there")
     with RoomStore(db) as store:
-        return export_store(store, out_dir_or_file, wanted, start, end, starred_only, targets=targets,
-                            labels=labels, units=units, now=now, full_timeline=full_timeline)
+        return export_store(
+            store,
+            out_dir_or_file,
+            wanted,
+            start,
+            end,
+            starred_only,
+            targets=targets,
+            labels=labels,
+            units=units,
+            now=now,
+            full_timeline=full_timeline,
+        )
 
 
-def export_store(store: RoomStore, out_dir_or_file: str | os.PathLike[str],
-                 formats: Sequence[str] = FORMATS, start: float | None = None, end: float | None = None,
-                 starred_only: bool = False, *, targets: Iterable[Target | Sequence] | None = None,
-                 labels: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
-                 now: float | None = None, full_timeline: bool = False) -> list[Path]:
+def export_store(
+    store: RoomStore,
+    out_dir_or_file: str | os.PathLike[str],
+    formats: Sequence[str] = FORMATS,
+    start: float | None = None,
+    end: float | None = None,
+    starred_only: bool = False,
+    *,
+    targets: Iterable[Target | Sequence] | None = None,
+    labels: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
+    now: float | None = None,
+    full_timeline: bool = False,
+) -> list[Path]:
     """`export_room` on a room already open; the log is read from it while the files are
     written, so it must stay open until this returns."""
     wanted = list(dict.fromkeys(formats))
     for fmt in wanted:
         if fmt not in RENDERERS:
             raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    retro = build(store, start, end, starred_only=starred_only, targets=targets,
-                  labels=labels, units=units, now=now, full_timeline=full_timeline)
+    retro = build(
+        store,
+        start,
+        end,
+        starred_only=starred_only,
+        targets=targets,
+        labels=labels,
+        units=units,
+        now=now,
+        full_timeline=full_timeline,
+    )
     paths = output_paths(out_dir_or_file, retro.launch_name, wanted)
     write_documents([(paths[fmt], RENDERERS[fmt](retro)) for fmt in wanted])
     return [paths[fmt] for fmt in wanted]

@@ -97,8 +97,9 @@ def fraction(value: float | None) -> str:
     return percent(value, 1)
 
 
-def bucketize(points: list[tuple[float, float]], start: float, end: float, width: int,
-              cumulative: bool) -> list[float | None]:
+def bucketize(
+    points: list[tuple[float, float]], start: float, end: float, width: int, cumulative: bool
+) -> list[float | None]:
     """`width` columns over [start, end]; None where there is no data.
 
     A running total becomes its increase per minute in each column, read from the total
@@ -113,8 +114,7 @@ def bucketize(points: list[tuple[float, float]], start: float, end: float, width
     columns: list[float | None] = [None] * width
     for ts, value in points:
         col = int((ts - start) / span)
-        if 0 <= col <= width and (columns[min(col, width - 1)] is None
-                                  or value > columns[min(col, width - 1)]):  # type: ignore[operator]
+        if 0 <= col <= width and (columns[min(col, width - 1)] is None or value > columns[min(col, width - 1)]):  # type: ignore[operator]
             columns[min(col, width - 1)] = value
     gaps = sorted(b[0] - a[0] for a, b in itertools.pairwise(points))
     hold = 3 * gaps[len(gaps) // 2] if gaps else 0.0
@@ -123,8 +123,13 @@ def bucketize(points: list[tuple[float, float]], start: float, end: float, width
         col_start, col_end = start + col * span, start + (col + 1) * span
         if columns[col] is not None:
             last_seen = col_end
-        elif (last_seen is not None and col_end - last_seen <= hold and col_start < points[-1][0]
-              and col > 0 and columns[col - 1] is not None):
+        elif (
+            last_seen is not None
+            and col_end - last_seen <= hold
+            and col_start < points[-1][0]
+            and col > 0
+            and columns[col - 1] is not None
+        ):
             columns[col] = columns[col - 1]
     return columns
 
@@ -154,7 +159,9 @@ def chart_title(summary: MetricSummary) -> str:
 
 def listing_note(r: Retrospective, digest: TimelineDigest) -> str:
     """Why the timeline does not list every entry, and where they all are (plain text)."""
-    return (f"{len(digest.listed):,} of {len(r.timeline):,} entries are listed (starred first, then "
-            f"{', '.join(LISTED_KINDS[:-1])} and {LISTED_KINDS[-1]} entries; at most {digest.limit:,}). "
-            f"The other {digest.unlisted:,} are counted per hour below; the JSON export, and an "
-            "export with the full timeline, list every entry.")
+    return (
+        f"{len(digest.listed):,} of {len(r.timeline):,} entries are listed (starred first, then "
+        f"{', '.join(LISTED_KINDS[:-1])} and {LISTED_KINDS[-1]} entries; at most {digest.limit:,}). "
+        f"The other {digest.unlisted:,} are counted per hour below; the JSON export, and an "
+        "export with the full timeline, list every entry."
+    )

@@ -81,15 +81,30 @@ def render(retro: Retrospective) -> str:
 
 def chunks(retro: Retrospective) -> Iterator[str]:
     """The document in pieces: one per section, long sections in batches of rows."""
-    yield "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Retrospective: {h(retro.launch_name)}</title>",
-        f"<style>{CSS}</style></head><body>",
-    ]) + "\n"
-    for section in (_summary, _goals, _key_metrics, _charts, _incidents, _support,
-                    _checklist, _timeline, _lessons, _questions):
+    yield (
+        "\n".join(
+            [
+                "<!DOCTYPE html>",
+                '<html lang="en"><head><meta charset="utf-8">',
+                '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                f"<title>Retrospective: {h(retro.launch_name)}</title>",
+                f"<style>{CSS}</style></head><body>",
+            ]
+        )
+        + "\n"
+    )
+    for section in (
+        _summary,
+        _goals,
+        _key_metrics,
+        _charts,
+        _incidents,
+        _support,
+        _checklist,
+        _timeline,
+        _lessons,
+        _questions,
+    ):
         part = section(retro)
         if isinstance(part, str):
             yield part + "\n"
@@ -103,8 +118,12 @@ def chunks(retro: Retrospective) -> Iterator[str]:
 def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:  # type: ignore[assignment]
     """Cells are HTML already (escaped by the caller)."""
     head = "".join(f'<th class="num">{c}</th>' if i in numeric else f"<th>{c}</th>" for i, c in enumerate(header))
-    body = "".join("<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -122,9 +141,11 @@ def _summary(r: Retrospective) -> str:
         ("Log entries", f"{len(r.timeline):,}{' (starred only)' if r.starred_only else ''}"),
     ]
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items)
-    return (f"<h1>Retrospective: {h(r.launch_name)}</h1>"
-            f'<p class="muted">Generated {when(r.generated_at)}. Times are local; T+ is time since launch.</p>'
-            f'<section id="summary"><h2>Summary</h2><dl class="summary">{dl}</dl></section>')
+    return (
+        f"<h1>Retrospective: {h(r.launch_name)}</h1>"
+        f'<p class="muted">Generated {when(r.generated_at)}. Times are local; T+ is time since launch.</p>'
+        f'<section id="summary"><h2>Summary</h2><dl class="summary">{dl}</dl></section>'
+    )
 
 
 def _goals(r: Retrospective) -> str:
@@ -132,12 +153,16 @@ def _goals(r: Retrospective) -> str:
         return '<section id="goals"><h2>Goals</h2><p>No targets were given for this export.</p></section>'
     rows = []
     for g in r.goals:
-        reached = (f"{clock(g.reached_at)} {offset(g.reached_at, r.launch_at)}" if g.reached_at is not None
-                   else "not reached")
+        reached = (
+            f"{clock(g.reached_at)} {offset(g.reached_at, r.launch_at)}" if g.reached_at is not None else "not reached"
+        )
         met = '<span class="good">yes</span>' if g.met else '<span class="bad">no</span>'
         rows.append([h(g.label), number(g.target), number(g.actual), fraction(g.fraction), reached, met])
-    return ('<section id="goals"><h2>Goals</h2>'
-            + _table(["Goal", "Target", "Actual", "% of target", "Reached at", "Met"], rows, {1, 2, 3}) + "</section>")
+    return (
+        '<section id="goals"><h2>Goals</h2>'
+        + _table(["Goal", "Target", "Actual", "% of target", "Reached at", "Met"], rows, {1, 2, 3})
+        + "</section>"
+    )
 
 
 def _key_metrics(r: Retrospective) -> str:
@@ -146,8 +171,11 @@ def _key_metrics(r: Retrospective) -> str:
         rate = f"{number(m.peak_rate)}/min at {clock(m.peak_rate_at)}" if m.peak_rate is not None else ""
         peak = f"{number(m.peak, m.unit)} at {clock(m.peak_at)}" if m.peak is not None else "-"
         rows.append([h(m.label), number(m.final, m.unit), peak, rate, "running total" if m.cumulative else "value"])
-    body = (_table(["Metric", "Final", "Peak", "Peak rate", "Kind"], rows, {1}) if rows
-            else "<p>No metric history in this range.</p>")
+    body = (
+        _table(["Metric", "Final", "Peak", "Peak rate", "Kind"], rows, {1})
+        if rows
+        else "<p>No metric history in this range.</p>"
+    )
     return f'<section id="metrics"><h2>Key metrics</h2>{body}</section>'
 
 
@@ -161,24 +189,34 @@ def chart_svg(r: Retrospective, m: MetricSummary) -> str:
 
     columns = bucketize(m.points, r.start, r.end, SVG_COLUMNS, m.cumulative)
     top = max((c for c in columns if c is not None), default=0.0) or 1.0
-    out = [(f'<svg viewBox="0 0 {SVG_W} {SVG_H}" xmlns="http://www.w3.org/2000/svg" role="img" '
-           f'aria-label="{h(chart_title(m))}">')]
+    out = [
+        (
+            f'<svg viewBox="0 0 {SVG_W} {SVG_H}" xmlns="http://www.w3.org/2000/svg" role="img" '
+            f'aria-label="{h(chart_title(m))}">'
+        )
+    ]
     for p in r.alert_periods:
         left, right = max(x0, x(p.start)), min(x1, x(p.end))
         if right >= left:
-            out.append(f'<rect x="{left:.1f}" y="{y1}" width="{max(1.0, right - left):.1f}" height="{y0 - y1}" '
-                       f'fill="#f8d4d0" fill-opacity="0.7"><title>{h(p.rule)} firing '
-                       f'{clock(p.start)} to {clock(p.end)}</title></rect>')
+            out.append(
+                f'<rect x="{left:.1f}" y="{y1}" width="{max(1.0, right - left):.1f}" height="{y0 - y1}" '
+                f'fill="#f8d4d0" fill-opacity="0.7"><title>{h(p.rule)} firing '
+                f"{clock(p.start)} to {clock(p.end)}</title></rect>"
+            )
     for i in range(3):  # value grid and labels: 0, half, top
         level = top * i / 2
         yy = y0 - (y0 - y1) * i / 2
-        out.append(f'<line x1="{x0}" x2="{x1}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e3e7ec"/>'
-                   f'<text x="{x0 - 5}" y="{yy + 4:.1f}" text-anchor="end">{number(level, m.unit)}</text>')
+        out.append(
+            f'<line x1="{x0}" x2="{x1}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e3e7ec"/>'
+            f'<text x="{x0 - 5}" y="{yy + 4:.1f}" text-anchor="end">{number(level, m.unit)}</text>'
+        )
     for i in range(TICKS + 1):
         ts = r.start + span * i / TICKS
         anchor = "start" if i == 0 else ("end" if i == TICKS else "middle")
-        out.append(f'<line x1="{x(ts):.1f}" x2="{x(ts):.1f}" y1="{y0}" y2="{y0 + 4}" stroke="#8a949e"/>'
-                   f'<text x="{x(ts):.1f}" y="{y0 + 16}" text-anchor="{anchor}">{clock(ts)[:5]}</text>')
+        out.append(
+            f'<line x1="{x(ts):.1f}" x2="{x(ts):.1f}" y1="{y0}" y2="{y0 + 4}" stroke="#8a949e"/>'
+            f'<text x="{x(ts):.1f}" y="{y0 + 16}" text-anchor="{anchor}">{clock(ts)[:5]}</text>'
+        )
     step = (x1 - x0) / SVG_COLUMNS
     runs: list[list[tuple[float, float]]] = [[]]
     for col, v in enumerate(columns):
@@ -190,10 +228,14 @@ def chart_svg(r: Retrospective, m: MetricSummary) -> str:
     for run in (r for r in runs if r):
         line = " ".join(f"{a:.1f},{b:.1f}" for a, b in run)
         area = f"{run[0][0]:.1f},{y0} {line} {run[-1][0]:.1f},{y0}"
-        out.append(f'<polygon points="{area}" fill="#cfe0f5" fill-opacity="0.8"/>'
-                   f'<polyline points="{line}" fill="none" stroke="#2463b4" stroke-width="1.6"/>')
-    out.append(f'<line x1="{x0}" x2="{x1}" y1="{y0}" y2="{y0}" stroke="#8a949e"/>'
-               f'<line x1="{x0}" x2="{x0}" y1="{y1}" y2="{y0}" stroke="#8a949e"/></svg>')
+        out.append(
+            f'<polygon points="{area}" fill="#cfe0f5" fill-opacity="0.8"/>'
+            f'<polyline points="{line}" fill="none" stroke="#2463b4" stroke-width="1.6"/>'
+        )
+    out.append(
+        f'<line x1="{x0}" x2="{x1}" y1="{y0}" y2="{y0}" stroke="#8a949e"/>'
+        f'<line x1="{x0}" x2="{x0}" y1="{y1}" y2="{y0}" stroke="#8a949e"/></svg>'
+    )
     return "".join(out)
 
 
@@ -203,61 +245,105 @@ def _charts(r: Retrospective) -> str:
     legend = ""
     if r.alert_periods:
         rules = sorted({p.rule for p in r.alert_periods})
-        legend = ('<p class="legend"><span><span class="swatch"></span>alert firing: '
-                  + ", ".join(h(rule) for rule in rules) + "</span></p>")
+        legend = (
+            '<p class="legend"><span><span class="swatch"></span>alert firing: '
+            + ", ".join(h(rule) for rule in rules)
+            + "</span></p>"
+        )
     figures = []
     for m in r.metrics:
         peak = f"peak {number(m.peak_rate)}/min" if m.cumulative else f"peak {number(m.peak, m.unit)}"
-        figures.append(f'<figure><figcaption>{h(chart_title(m))} <span class="muted">({peak}, final '
-                       f'{number(m.final, m.unit)})</span></figcaption>{chart_svg(r, m)}</figure>')
+        figures.append(
+            f'<figure><figcaption>{h(chart_title(m))} <span class="muted">({peak}, final '
+            f"{number(m.final, m.unit)})</span></figcaption>{chart_svg(r, m)}</figure>"
+        )
     return f'<section id="charts"><h2>Charts</h2>{legend}<div class="charts">{"".join(figures)}</div></section>'
 
 
 def _incidents(r: Retrospective) -> str:
     if not r.incidents:
         return '<section id="incidents"><h2>Incidents</h2><p>No alert fired in this range.</p></section>'
-    rows = [[h(i.rule), h(i.severity), clock(i.fired_at),
-             f"{clock(i.acked_at)} by {h(i.acked_by)}" if i.acked_at is not None else '<span class="bad">not acked</span>',
-             clock(i.resolved_at) if i.resolved_at else '<span class="bad">still firing</span>',
-             hms(i.time_to_ack), hms(i.time_to_resolve)] for i in r.incidents]
-    parts = [_table(["Alert", "Severity", "Fired", "Acked", "Resolved", "Time to ack", "Time to resolve"],
-                    rows, {5, 6})]
+    rows = [
+        [
+            h(i.rule),
+            h(i.severity),
+            clock(i.fired_at),
+            f"{clock(i.acked_at)} by {h(i.acked_by)}"
+            if i.acked_at is not None
+            else '<span class="bad">not acked</span>',
+            clock(i.resolved_at) if i.resolved_at else '<span class="bad">still firing</span>',
+            hms(i.time_to_ack),
+            hms(i.time_to_resolve),
+        ]
+        for i in r.incidents
+    ]
+    parts = [
+        _table(["Alert", "Severity", "Fired", "Acked", "Resolved", "Time to ack", "Time to resolve"], rows, {5, 6})
+    ]
     for i in r.incidents:
         if not (i.notes or i.runbook):
             continue
         items = ([f"<li><b>runbook:</b> {h(i.runbook)}</li>"] if i.runbook else []) + [
-            f"<li>{clock(ts)} {h(who)}: {h(text)}</li>" for ts, who, text in i.notes]
+            f"<li>{clock(ts)} {h(who)}: {h(text)}</li>" for ts, who, text in i.notes
+        ]
         parts.append(f"<h3>{h(i.rule)}, fired {clock(i.fired_at)}</h3><ul>{''.join(items)}</ul>")
     return f'<section id="incidents"><h2>Incidents</h2>{"".join(parts)}</section>'
 
 
 def _support(r: Retrospective) -> str:
     s, f = r.support, r.support.figures
-    parts = [(f"<ul><li>Tickets: {f.total} ({f.open} still open, {f.unassigned} unassigned)</li>"
-             f"<li>Median first response: {hms(f.median_first_response)}; median resolution: "
-             f"{hms(f.median_resolution)}</li><li>SLA breaches: {len(s.breaches)} ({f.respond_breaches} "
-             f"first response, {f.resolve_breaches} resolution)</li></ul>")]
+    parts = [
+        (
+            f"<ul><li>Tickets: {f.total} ({f.open} still open, {f.unassigned} unassigned)</li>"
+            f"<li>Median first response: {hms(f.median_first_response)}; median resolution: "
+            f"{hms(f.median_resolution)}</li><li>SLA breaches: {len(s.breaches)} ({f.respond_breaches} "
+            f"first response, {f.resolve_breaches} resolution)</li></ul>"
+        )
+    ]
     if s.by_category:
         parts.append(_table(["Category", "Tickets"], [[h(c), str(n)] for c, n in s.by_category], {1}))
     if s.by_priority:
         parts.append(_table(["Priority", "Tickets"], [[h(p), str(n)] for p, n in s.by_priority], {1}))
     if s.breaches:
-        parts.append("<h3>SLA breaches</h3>" + _table(
-            ["Ticket", "Priority", "Missed", "Due", "Subject"],
-            [[h(b.ticket_id), h(b.priority), "first response" if b.kind == "respond" else "resolution",
-              clock(b.due), h(b.subject)] for b in s.breaches]))
+        parts.append(
+            "<h3>SLA breaches</h3>"
+            + _table(
+                ["Ticket", "Priority", "Missed", "Due", "Subject"],
+                [
+                    [
+                        h(b.ticket_id),
+                        h(b.priority),
+                        "first response" if b.kind == "respond" else "resolution",
+                        clock(b.due),
+                        h(b.subject),
+                    ]
+                    for b in s.breaches
+                ],
+            )
+        )
     return f'<section id="support"><h2>Support</h2>{"".join(parts)}</section>'
 
 
 def _checklist(r: Retrospective) -> str:
     if not r.checklist:
         return '<section id="checklist"><h2>Checklist</h2><p>No checklist.</p></section>'
-    rows = [[h(c.item.phase), h(c.item.title), h(c.item.owner), offset(c.due_at, r.launch_at) or "-",
-             clock(c.item.done_at), h(c.item.done_by or ""),
-             f'<span class="bad">{c.status}</span>' if c.status in ("late", "skipped") else c.status]
-            for c in r.checklist]
-    return ('<section id="checklist"><h2>Checklist</h2>'
-            + _table(["Phase", "Item", "Owner", "Due", "Done", "By", "Status"], rows) + "</section>")
+    rows = [
+        [
+            h(c.item.phase),
+            h(c.item.title),
+            h(c.item.owner),
+            offset(c.due_at, r.launch_at) or "-",
+            clock(c.item.done_at),
+            h(c.item.done_by or ""),
+            f'<span class="bad">{c.status}</span>' if c.status in ("late", "skipped") else c.status,
+        ]
+        for c in r.checklist
+    ]
+    return (
+        '<section id="checklist"><h2>Checklist</h2>'
+        + _table(["Phase", "Item", "Owner", "Due", "Done", "By", "Status"], rows)
+        + "</section>"
+    )
 
 
 def _timeline(r: Retrospective) -> Iterator[str]:
@@ -271,13 +357,17 @@ def _timeline(r: Retrospective) -> Iterator[str]:
     digest = r.digest
     if digest is not None and digest.unlisted:
         yield f"<p>{listing_note(r, digest)}</p>"
-    yield ('<table class="timeline"><thead><tr><th></th><th>Time</th><th>T</th><th>Kind</th>'
-           "<th>Severity</th><th>Author</th><th>Text</th></tr></thead><tbody>")
+    yield (
+        '<table class="timeline"><thead><tr><th></th><th>Time</th><th>T</th><th>Kind</th>'
+        "<th>Severity</th><th>Author</th><th>Text</th></tr></thead><tbody>"
+    )
     starred = ' class="starred"'
     for e in r.timeline if digest is None else digest.listed:
-        yield (f"<tr{starred if e.starred else ''}><td>{'★' if e.starred else ''}</td>"
-               f"<td>{clock(e.ts)}</td><td>{offset(e.ts, r.launch_at)}</td><td>{h(e.kind)}</td>"
-               f"<td>{h(e.severity)}</td><td>{h(e.author)}</td><td>{h(e.text)}</td></tr>")
+        yield (
+            f"<tr{starred if e.starred else ''}><td>{'★' if e.starred else ''}</td>"
+            f"<td>{clock(e.ts)}</td><td>{offset(e.ts, r.launch_at)}</td><td>{h(e.kind)}</td>"
+            f"<td>{h(e.severity)}</td><td>{h(e.author)}</td><td>{h(e.text)}</td></tr>"
+        )
     yield "</tbody></table>"
     if digest is not None and digest.unlisted:
         yield "<h3>Entries not listed, per hour</h3>" + _hourly(r, digest)
@@ -286,22 +376,30 @@ def _timeline(r: Retrospective) -> Iterator[str]:
 
 def _hourly(r: Retrospective, digest: TimelineDigest) -> str:
     kinds, hours = digest.by_hour()
-    rows = [[when(hour)[:16], offset(hour, r.launch_at), *(f"{row[k]:,}" if k in row else "" for k in kinds),
-             f"{sum(row.values()):,}"] for hour, row in hours.items()]
+    rows = [
+        [
+            when(hour)[:16],
+            offset(hour, r.launch_at),
+            *(f"{row[k]:,}" if k in row else "" for k in kinds),
+            f"{sum(row.values()):,}",
+        ]
+        for hour, row in hours.items()
+    ]
     return _table(["Hour from", "T", *map(h, kinds), "Total"], rows, set(range(2, len(kinds) + 3)))
 
 
 def _lessons(r: Retrospective) -> Iterator[str]:
     nobody = '<span class="bad">none</span>'
     yield '<section id="lessons"><h2>Lessons and action items</h2><h3>Lessons</h3><ul>'
-    yield from (f'<li>{h(e.text)} <span class="muted">({h(e.author)}, {clock(e.ts)})</span></li>'
-                for e in r.lessons)
+    yield from (f'<li>{h(e.text)} <span class="muted">({h(e.author)}, {clock(e.ts)})</span></li>' for e in r.lessons)
     if not r.lessons:
         yield "<li>None recorded.</li>"
     yield "</ul><h3>Action items</h3><ul>"
-    yield from (f'<li>{h(e.text)} <span class="muted">(owner:</span> {h(e.owner) if e.owner else nobody}'
-                f'<span class="muted">; raised by {h(e.author)}, {clock(e.ts)})</span></li>'
-                for e in r.actions)
+    yield from (
+        f'<li>{h(e.text)} <span class="muted">(owner:</span> {h(e.owner) if e.owner else nobody}'
+        f'<span class="muted">; raised by {h(e.author)}, {clock(e.ts)})</span></li>'
+        for e in r.actions
+    )
     if not r.actions:
         yield "<li>None recorded.</li>"
     yield "</ul></section>"

@@ -76,20 +76,52 @@ def document(r: Retrospective) -> dict[str, Any]:
         "launch": {"name": r.launch_name, "at": r.launch_at, "set_by": r.launch_set_by},
         "operators": list(r.operators),
         "starred_only": r.starred_only,
-        "goals": [{"metric": g.metric, "label": g.label, "target": g.target, "actual": g.actual,
-                   "fraction": g.fraction, "met": g.met, "reached_at": g.reached_at} for g in r.goals],
-        "metrics": [{"name": m.name, "label": m.label, "unit": m.unit, "cumulative": m.cumulative,
-                     "final": m.final, "peak": m.peak, "peak_at": m.peak_at,
-                     "peak_rate_per_min": m.peak_rate, "peak_rate_at": m.peak_rate_at,
-                     "history": [[ts, v] for ts, v in m.points]} for m in r.metrics],
+        "goals": [
+            {
+                "metric": g.metric,
+                "label": g.label,
+                "target": g.target,
+                "actual": g.actual,
+                "fraction": g.fraction,
+                "met": g.met,
+                "reached_at": g.reached_at,
+            }
+            for g in r.goals
+        ],
+        "metrics": [
+            {
+                "name": m.name,
+                "label": m.label,
+                "unit": m.unit,
+                "cumulative": m.cumulative,
+                "final": m.final,
+                "peak": m.peak,
+                "peak_at": m.peak_at,
+                "peak_rate_per_min": m.peak_rate,
+                "peak_rate_at": m.peak_rate_at,
+                "history": [[ts, v] for ts, v in m.points],
+            }
+            for m in r.metrics
+        ],
         "alert_periods": [_plain(p) for p in r.alert_periods],
-        "incidents": [{"rule": i.rule, "severity": i.severity, "started_at": i.started_at,
-                       "fired_at": i.fired_at, "acked_at": i.acked_at, "acked_by": i.acked_by,
-                       "resolved_at": i.resolved_at, "time_to_ack": i.time_to_ack,
-                       "time_to_resolve": i.time_to_resolve, "peak_value": i.peak_value,
-                       "runbook": i.runbook,
-                       "notes": [{"ts": ts, "author": who, "text": text} for ts, who, text in i.notes],
-                       "event_ids": [e.id for e in i.events]} for i in r.incidents],
+        "incidents": [
+            {
+                "rule": i.rule,
+                "severity": i.severity,
+                "started_at": i.started_at,
+                "fired_at": i.fired_at,
+                "acked_at": i.acked_at,
+                "acked_by": i.acked_by,
+                "resolved_at": i.resolved_at,
+                "time_to_ack": i.time_to_ack,
+                "time_to_resolve": i.time_to_resolve,
+                "peak_value": i.peak_value,
+                "runbook": i.runbook,
+                "notes": [{"ts": ts, "author": who, "text": text} for ts, who, text in i.notes],
+                "event_ids": [e.id for e in i.events],
+            }
+            for i in r.incidents
+        ],
         "alert_events": [_plain(e) for e in r.alert_events],
         "support": {
             "figures": {**_plain(s.figures), "breaches": s.figures.breaches},

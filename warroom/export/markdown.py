@@ -41,8 +41,18 @@ def render(retro: Retrospective) -> str:
 
 def chunks(retro: Retrospective) -> Iterator[str]:
     """The document in pieces of about CHUNK_LINES lines; sections apart by a blank line."""
-    sections = (_summary, _goals, _key_metrics, _charts, _incidents, _support,
-                _checklist, _timeline, _lessons, _questions)
+    sections = (
+        _summary,
+        _goals,
+        _key_metrics,
+        _charts,
+        _incidents,
+        _support,
+        _checklist,
+        _timeline,
+        _lessons,
+        _questions,
+    )
     buffer: list[str] = []
     for n, section in enumerate(sections):
         if n:
@@ -72,9 +82,11 @@ def _summary(r: Retrospective) -> list[str]:
         f"- **Launch:** {launch}",
         f"- **Range:** {when(r.start)} to {when(r.end)} ({format_duration(r.duration)}, {hms(r.duration)})",
         f"- **Operators:** {', '.join(md(o) for o in r.operators) or 'none recorded'}",
-        (f"- **Log entries:** {len(r.timeline):,}{' (starred only)' if r.starred_only else ''}; "
-        f"**alerts fired:** {len(r.incidents)}; **tickets:** {r.support.figures.total}; "
-        f"**SLA breaches:** {len(r.support.breaches)}"),
+        (
+            f"- **Log entries:** {len(r.timeline):,}{' (starred only)' if r.starred_only else ''}; "
+            f"**alerts fired:** {len(r.incidents)}; **tickets:** {r.support.figures.total}; "
+            f"**SLA breaches:** {len(r.support.breaches)}"
+        ),
         f"- Generated {when(r.generated_at)}. Times are local; T+ is time since launch.",
     ]
     return out
@@ -84,10 +96,21 @@ def _goals(r: Retrospective) -> list[str]:
     out = ["## Goals", ""]
     if not r.goals:
         return out + ["No targets were given for this export."]
-    rows = [[md(g.label), number(g.target), number(g.actual), fraction(g.fraction),
-             (f"{clock(g.reached_at)} ({offset(g.reached_at, r.launch_at)})".replace(" ()", "")
-              if g.reached_at is not None else "not reached"),
-             "yes" if g.met else "**no**"] for g in r.goals]
+    rows = [
+        [
+            md(g.label),
+            number(g.target),
+            number(g.actual),
+            fraction(g.fraction),
+            (
+                f"{clock(g.reached_at)} ({offset(g.reached_at, r.launch_at)})".replace(" ()", "")
+                if g.reached_at is not None
+                else "not reached"
+            ),
+            "yes" if g.met else "**no**",
+        ]
+        for g in r.goals
+    ]
     return [*out, *_table(["Goal", "Target", "Actual", "% of target", "Reached at", "Met"], rows)]
 
 
@@ -97,9 +120,16 @@ def _key_metrics(r: Retrospective) -> list[str]:
         return out + ["No metric history in this range."]
     rows = []
     for m in r.metrics:
-        rate = (f"{number(m.peak_rate)}/min at {clock(m.peak_rate_at)}" if m.peak_rate is not None else "")
-        rows.append([md(m.label), number(m.final, m.unit), f"{number(m.peak, m.unit)} at {clock(m.peak_at)}"
-                     if m.peak is not None else "-", rate, "running total" if m.cumulative else "value"])
+        rate = f"{number(m.peak_rate)}/min at {clock(m.peak_rate_at)}" if m.peak_rate is not None else ""
+        rows.append(
+            [
+                md(m.label),
+                number(m.final, m.unit),
+                f"{number(m.peak, m.unit)} at {clock(m.peak_at)}" if m.peak is not None else "-",
+                rate,
+                "running total" if m.cumulative else "value",
+            ]
+        )
     return [*out, *_table(["Metric", "Final", "Peak", "Peak rate", "Kind"], rows)]
 
 
@@ -119,7 +149,7 @@ def chart_lines(r: Retrospective, m: MetricSummary, width: int = CHART_WIDTH) ->
     span = (r.end - r.start) / width
     for col in range(0, width, AXIS_EVERY):
         text = clock(r.start + col * span)[:5]
-        axis[col:col + len(text)] = text
+        axis[col : col + len(text)] = text
     lines.append(" " * (gutter + 1) + "".join(axis).rstrip())
     marks: dict[str, list[str]] = {}  # one line per alert, all its firing periods on it
     for period in r.alert_periods:
@@ -140,9 +170,14 @@ def _charts(r: Retrospective) -> list[str]:
         out += ["Under each chart, `#` marks when an alert was firing.", ""]
     column = r.duration / CHART_WIDTH
     for m in r.metrics:
-        peak = (f"peak {number(m.peak_rate)}/min" if m.cumulative else f"peak {number(m.peak, m.unit)}")
-        out += [f"### {md(chart_title(m))}", "", (f"{peak}, final {number(m.final, m.unit)}; "
-                f"one column is {format_duration(column)}"), "", "```text"]
+        peak = f"peak {number(m.peak_rate)}/min" if m.cumulative else f"peak {number(m.peak, m.unit)}"
+        out += [
+            f"### {md(chart_title(m))}",
+            "",
+            (f"{peak}, final {number(m.final, m.unit)}; one column is {format_duration(column)}"),
+            "",
+            "```text",
+        ]
         out += chart_lines(r, m)
         out += ["```", ""]
     return out[:-1]
@@ -152,9 +187,18 @@ def _incidents(r: Retrospective) -> list[str]:
     out = ["## Incidents", ""]
     if not r.incidents:
         return out + ["No alert fired in this range."]
-    rows = [[md(i.rule), i.severity, clock(i.fired_at), f"{clock(i.acked_at)} by {md(i.acked_by)}"
-             if i.acked_at is not None else "not acked", clock(i.resolved_at) if i.resolved_at else "still firing",
-             hms(i.time_to_ack), hms(i.time_to_resolve)] for i in r.incidents]
+    rows = [
+        [
+            md(i.rule),
+            i.severity,
+            clock(i.fired_at),
+            f"{clock(i.acked_at)} by {md(i.acked_by)}" if i.acked_at is not None else "not acked",
+            clock(i.resolved_at) if i.resolved_at else "still firing",
+            hms(i.time_to_ack),
+            hms(i.time_to_resolve),
+        ]
+        for i in r.incidents
+    ]
     out += _table(["Alert", "Severity", "Fired", "Acked", "Resolved", "Time to ack", "Time to resolve"], rows)
     for i in r.incidents:
         if not (i.notes or i.runbook):
@@ -169,20 +213,32 @@ def _incidents(r: Retrospective) -> list[str]:
 def _support(r: Retrospective) -> list[str]:
     s = r.support
     f = s.figures
-    out = ["## Support", "",
-           f"- Tickets: {f.total} ({f.open} still open, {f.unassigned} unassigned)",
-           (f"- Median first response: {hms(f.median_first_response)}; median resolution: "
-           f"{hms(f.median_resolution)}"),
-           (f"- SLA breaches: {len(s.breaches)} ({f.respond_breaches} first response, "
-           f"{f.resolve_breaches} resolution)"), ""]
+    out = [
+        "## Support",
+        "",
+        f"- Tickets: {f.total} ({f.open} still open, {f.unassigned} unassigned)",
+        (f"- Median first response: {hms(f.median_first_response)}; median resolution: {hms(f.median_resolution)}"),
+        (f"- SLA breaches: {len(s.breaches)} ({f.respond_breaches} first response, {f.resolve_breaches} resolution)"),
+        "",
+    ]
     if s.by_category:
         out += [*_table(["Category", "Tickets"], [[md(c), str(n)] for c, n in s.by_category]), ""]
     if s.by_priority:
         out += [*_table(["Priority", "Tickets"], [[p, str(n)] for p, n in s.by_priority]), ""]
     if s.breaches:
-        out += _table(["Ticket", "Priority", "Missed", "Due", "Subject"],
-                      [[md(b.ticket_id), b.priority, "first response" if b.kind == "respond" else "resolution",
-                        clock(b.due), md(b.subject)] for b in s.breaches])
+        out += _table(
+            ["Ticket", "Priority", "Missed", "Due", "Subject"],
+            [
+                [
+                    md(b.ticket_id),
+                    b.priority,
+                    "first response" if b.kind == "respond" else "resolution",
+                    clock(b.due),
+                    md(b.subject),
+                ]
+                for b in s.breaches
+            ],
+        )
     return out
 
 
@@ -190,9 +246,18 @@ def _checklist(r: Retrospective) -> list[str]:
     out = ["## Checklist", ""]
     if not r.checklist:
         return out + ["No checklist."]
-    rows = [[md(c.item.phase), md(c.item.title), md(c.item.owner),
-             offset(c.due_at, r.launch_at) or "-", clock(c.item.done_at), md(c.item.done_by or ""),
-             f"**{c.status}**" if c.status in ("late", "skipped") else c.status] for c in r.checklist]
+    rows = [
+        [
+            md(c.item.phase),
+            md(c.item.title),
+            md(c.item.owner),
+            offset(c.due_at, r.launch_at) or "-",
+            clock(c.item.done_at),
+            md(c.item.done_by or ""),
+            f"**{c.status}**" if c.status in ("late", "skipped") else c.status,
+        ]
+        for c in r.checklist
+    ]
     return [*out, *_table(["Phase", "Item", "Owner", "Due", "Done", "By", "Status"], rows)]
 
 
@@ -210,8 +275,18 @@ def _timeline(r: Retrospective) -> Iterator[str]:
         yield listing_note(r, digest)
         yield ""
     entries = r.timeline if digest is None else digest.listed
-    rows = ([("★" if e.starred else ""), clock(e.ts), offset(e.ts, r.launch_at), e.kind, e.severity,
-             md(e.author), f"**{md(e.text)}**" if e.starred else md(e.text)] for e in entries)
+    rows = (
+        [
+            ("★" if e.starred else ""),
+            clock(e.ts),
+            offset(e.ts, r.launch_at),
+            e.kind,
+            e.severity,
+            md(e.author),
+            f"**{md(e.text)}**" if e.starred else md(e.text),
+        ]
+        for e in entries
+    )
     yield from _table(["", "Time", "T", "Kind", "Severity", "Author", "Text"], rows)
     if digest is not None and digest.unlisted:
         yield ""
@@ -222,9 +297,15 @@ def _timeline(r: Retrospective) -> Iterator[str]:
 
 def _hourly(r: Retrospective, digest: TimelineDigest) -> Iterator[str]:
     kinds, hours = digest.by_hour()
-    rows = ([f"{when(hour)[:16]}", offset(hour, r.launch_at) or " ",
-             *(f"{row[k]:,}" if k in row else "" for k in kinds), f"{sum(row.values()):,}"]
-            for hour, row in hours.items())
+    rows = (
+        [
+            f"{when(hour)[:16]}",
+            offset(hour, r.launch_at) or " ",
+            *(f"{row[k]:,}" if k in row else "" for k in kinds),
+            f"{sum(row.values()):,}",
+        ]
+        for hour, row in hours.items()
+    )
     yield from _table(["Hour from", "T", *kinds, "Total"], rows)
 
 
@@ -234,8 +315,10 @@ def _lessons(r: Retrospective) -> Iterator[str]:
     if not r.lessons:
         yield "None recorded."
     yield from ("", "### Action items", "")
-    yield from (f"- [ ] {md(e.text)} (owner: {md(e.owner) if e.owner else '**none**'}; "
-                f"raised by {md(e.author)}, {clock(e.ts)})" for e in r.actions)
+    yield from (
+        f"- [ ] {md(e.text)} (owner: {md(e.owner) if e.owner else '**none**'}; raised by {md(e.author)}, {clock(e.ts)})"
+        for e in r.actions
+    )
     if not r.actions:
         yield "None recorded."
 

@@ -224,11 +224,19 @@ class Retrospective:
         return next((m for m in self.metrics if m.name == name), None)
 
 
-def build(store: RoomStore, start: float | None = None, end: float | None = None, *,
-          starred_only: bool = False, targets: Iterable[Target | Sequence] | None = None,
-          labels: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
-          now: float | None = None, full_timeline: bool = False,
-          timeline_limit: int = TIMELINE_LIMIT) -> Retrospective:
+def build(
+    store: RoomStore,
+    start: float | None = None,
+    end: float | None = None,
+    *,
+    starred_only: bool = False,
+    targets: Iterable[Target | Sequence] | None = None,
+    labels: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
+    now: float | None = None,
+    full_timeline: bool = False,
+    timeline_limit: int = TIMELINE_LIMIT,
+) -> Retrospective:
     """Read what the retrospective needs from the store; the log is read again, in batches,
     when it is rendered, so render before closing the store.
 
@@ -256,8 +264,10 @@ def build(store: RoomStore, start: float | None = None, end: float | None = None
 
     events = store.alert_events(None, end)
     first = list(dict.fromkeys(t.metric for t in goals_wanted if t.metric in history))
-    metrics = [_summarize_metric(n, labels.get(n, "") or n, units.get(n, ""), history[n], start)
-               for n in first + [n for n in names if n not in first]]  # the goals' metrics first
+    metrics = [
+        _summarize_metric(n, labels.get(n, "") or n, units.get(n, ""), history[n], start)
+        for n in first + [n for n in names if n not in first]
+    ]  # the goals' metrics first
     notes = store.iter_log_entries(start, end, alert_notes=True)
     incidents = [i for i in _episodes(events, notes) if _overlaps(i, start, end)]
     periods = _periods(incidents, end)
@@ -265,11 +275,21 @@ def build(store: RoomStore, start: float | None = None, end: float | None = None
     support = _support(store.tickets(), start, end)
     checklist = _checklist(store.checklist(), launch.at, end)
     retro = Retrospective(
-        launch_name=launch.name, launch_at=launch.at, launch_set_by=launch.set_by,
-        start=start, end=end, generated_at=now, operators=store.operators(),
-        starred_only=starred_only, goals=goals, metrics=metrics, alert_periods=periods,
-        incidents=incidents, alert_events=[e for e in events if e.ts >= start],
-        support=support, checklist=checklist,
+        launch_name=launch.name,
+        launch_at=launch.at,
+        launch_set_by=launch.set_by,
+        start=start,
+        end=end,
+        generated_at=now,
+        operators=store.operators(),
+        starred_only=starred_only,
+        goals=goals,
+        metrics=metrics,
+        alert_periods=periods,
+        incidents=incidents,
+        alert_events=[e for e in events if e.ts >= start],
+        support=support,
+        checklist=checklist,
         timeline=_selection(store, start, end, starred_only=starred_only),
         digest=None if full_timeline else _digest(store, start, end, starred_only, timeline_limit),
         lessons=_selection(store, start, end, ["lesson"]),
@@ -281,35 +301,47 @@ def build(store: RoomStore, start: float | None = None, end: float | None = None
     return retro
 
 
-def _selection(store: RoomStore, start: float, end: float, kinds: list[str] | None = None,
-               starred_only: bool = False) -> LogSelection:
-    return LogSelection(lambda: store.iter_log_entries(start, end, kinds, starred_only),
-                        store.count_log_entries(start, end, kinds, starred_only))
+def _selection(
+    store: RoomStore, start: float, end: float, kinds: list[str] | None = None, starred_only: bool = False
+) -> LogSelection:
+    return LogSelection(
+        lambda: store.iter_log_entries(start, end, kinds, starred_only),
+        store.count_log_entries(start, end, kinds, starred_only),
+    )
 
 
 def _digest(store: RoomStore, start: float, end: float, starred_only: bool, limit: int) -> TimelineDigest:
     """The notable entries, and every other entry of the timeline counted per hour and kind."""
     listed = store.notable_log_entries(start, end, LISTED_KINDS, limit, starred_only)
     shown = Counter((int(e.ts / HOUR) * HOUR, e.kind) for e in listed)  # the store's hours
-    counts = [(hour, kind, n - shown[(int(hour), kind)])
-              for hour, kind, n in store.log_counts_by_hour(start, end, starred_only)]
+    counts = [
+        (hour, kind, n - shown[(int(hour), kind)])
+        for hour, kind, n in store.log_counts_by_hour(start, end, starred_only)
+    ]
     return TimelineDigest(listed, [c for c in counts if c[2] > 0], limit)
 
 
 # ---------------------------------------------------------------------- metrics and goals
 
 
-def _summarize_metric(name: str, label: str, unit: str, history: list[tuple[float, float]],
-                      start: float) -> MetricSummary:
+def _summarize_metric(
+    name: str, label: str, unit: str, history: list[tuple[float, float]], start: float
+) -> MetricSummary:
     points = [p for p in history if p[0] >= start]
     cumulative = len(points) >= 2 and all(b[1] >= a[1] for a, b in itertools.pairwise(points))
     peak = max(points, key=lambda p: p[1]) if points else None
     rate, rate_at = _peak_rate(points) if cumulative else (None, None)
     return MetricSummary(
-        name=name, label=label, unit=unit, cumulative=cumulative, points=points,
+        name=name,
+        label=label,
+        unit=unit,
+        cumulative=cumulative,
+        points=points,
         final=points[-1][1] if points else None,
-        peak=peak[1] if peak else None, peak_at=peak[0] if peak else None,
-        peak_rate=rate, peak_rate_at=rate_at,
+        peak=peak[1] if peak else None,
+        peak_at=peak[0] if peak else None,
+        peak_rate=rate,
+        peak_rate_at=rate_at,
     )
 
 
@@ -333,8 +365,11 @@ def _peak_rate(points: list[tuple[float, float]]) -> tuple[float | None, float |
 def _goal(target: Target, history: list[tuple[float, float]], labels: Mapping[str, str]) -> Goal:
     reached = next((ts for ts, value in history if value >= target.value), None)
     return Goal(
-        metric=target.metric, label=target.label or labels.get(target.metric, "") or target.metric,
-        target=float(target.value), actual=history[-1][1] if history else None, reached_at=reached,
+        metric=target.metric,
+        label=target.label or labels.get(target.metric, "") or target.metric,
+        target=float(target.value),
+        actual=history[-1][1] if history else None,
+        reached_at=reached,
     )
 
 
@@ -373,8 +408,11 @@ def _episodes(events: list[AlertEvent], entries: Iterable[LogEntry]) -> list[Inc
         if entry.alert is None or entry.kind == "alert":
             continue
         for incident in done:
-            if entry.alert == incident.rule and incident.started_at <= entry.ts and (
-                    incident.resolved_at is None or entry.ts <= incident.resolved_at + RATE_WINDOW * 30):
+            if (
+                entry.alert == incident.rule
+                and incident.started_at <= entry.ts
+                and (incident.resolved_at is None or entry.ts <= incident.resolved_at + RATE_WINDOW * 30)
+            ):
                 incident.notes.append((entry.ts, entry.author, entry.text))
                 break
     for incident in done:
@@ -388,9 +426,13 @@ def _overlaps(incident: Incident, start: float, end: float) -> bool:
 
 
 def _periods(incidents: list[Incident], end: float) -> list[AlertPeriod]:
-    return [AlertPeriod(i.rule, i.severity, i.fired_at, min(end, i.resolved_at or end),
-                        i.resolved_at is None or i.resolved_at > end)
-            for i in incidents if i.fired_at is not None]
+    return [
+        AlertPeriod(
+            i.rule, i.severity, i.fired_at, min(end, i.resolved_at or end), i.resolved_at is None or i.resolved_at > end
+        )
+        for i in incidents
+        if i.fired_at is not None
+    ]
 
 
 # ---------------------------------------------------------------------- support, checklist
@@ -402,11 +444,17 @@ def _support(tickets: list[Ticket], start: float, end: float) -> Support:
     categories = Counter(t.category or "(none)" for t in chosen)
     priorities = Counter(t.priority for t in chosen)
     breaches = sorted(
-        (Breach(t.id, kind, due, t.priority, t.subject) for t in chosen
-         for kind, due in (("respond", t.respond_breached_at), ("resolve", t.resolve_breached_at))
-         if due is not None), key=lambda b: (b.due, b.ticket_id))
+        (
+            Breach(t.id, kind, due, t.priority, t.subject)
+            for t in chosen
+            for kind, due in (("respond", t.respond_breached_at), ("resolve", t.resolve_breached_at))
+            if due is not None
+        ),
+        key=lambda b: (b.due, b.ticket_id),
+    )
     return Support(
-        tickets=chosen, figures=summarize(chosen),
+        tickets=chosen,
+        figures=summarize(chosen),
         by_category=sorted(categories.items(), key=lambda kv: (-kv[1], kv[0])),
         by_priority=[(p, priorities[p]) for p in PRIORITIES if priorities[p]],
         breaches=breaches,
@@ -435,15 +483,21 @@ def _questions(retro: Retrospective) -> list[str]:
         if goal.actual is None:
             out.append(f"{goal.label}: no history was recorded; did we measure it?")
         elif goal.met:
-            out.append(f"{goal.label}: the goal of {goal.target:g} was met ({goal.actual:g}); "
-                       "what got us there, and should the next target be higher?")
+            out.append(
+                f"{goal.label}: the goal of {goal.target:g} was met ({goal.actual:g}); "
+                "what got us there, and should the next target be higher?"
+            )
         else:
-            out.append(f"{goal.label}: reached {goal.actual:g} of {goal.target:g} "
-                       f"({goal.fraction:.0%}); why did we fall short?")
+            out.append(
+                f"{goal.label}: reached {goal.actual:g} of {goal.target:g} "
+                f"({goal.fraction:.0%}); why did we fall short?"
+            )
     for rule, n in Counter(i.rule for i in retro.incidents).items():
         times = "once" if n == 1 else f"{n} times"
-        out.append(f"Alert {rule} fired {times}: what was the cause, was it caught early enough, "
-                   "and what prevents it next time?")
+        out.append(
+            f"Alert {rule} fired {times}: what was the cause, was it caught early enough, "
+            "and what prevents it next time?"
+        )
     slow = [i for i in retro.incidents if i.fired_at is not None and i.acked_at is None]
     if slow:
         out.append(f"{len(slow)} alert(s) were never acknowledged: who was watching, and is the rule useful?")

@@ -58,6 +58,14 @@ from warroom.expr.tree import (
 )
 
 __all__ = [
-    "MAX_DEPTH", "MAX_LENGTH", "MAX_WINDOW", "NO_DATA", "Compiled", "ExprError", "Node",
-    "compile_expr", "parse", "referenced_metrics",
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "MAX_WINDOW",
+    "NO_DATA",
+    "Compiled",
+    "ExprError",
+    "Node",
+    "compile_expr",
+    "parse",
+    "referenced_metrics",
 ]

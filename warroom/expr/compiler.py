@@ -36,8 +36,9 @@ class Compiled:
 
     __slots__ = ("text", "node", "check", "slot", "value_metric")
 
-    def __init__(self, text: str, node: Node, check: Callable[[], Truth], slot: list[Number],
-                 value_metric: str | None) -> None:
+    def __init__(
+        self, text: str, node: Node, check: Callable[[], Truth], slot: list[Number], value_metric: str | None
+    ) -> None:
         self.text = text
         self.node = node
         self.check = check
@@ -122,14 +123,17 @@ class _Compiler:
             age = self.query(m.age, name)
             slot = self.claim(None)  # its value is an age in seconds, not in the metric's unit
             if slot is None:
+
                 def absent() -> bool:
                     seen = age()
                     return seen is None or seen >= duration
             else:
+
                 def absent() -> bool:
                     seen = age()
                     slot[0] = seen
                     return seen is None or seen >= duration
+
             return absent
         raise AssertionError(func)  # the parser admits only FUNCTIONS
 
@@ -137,9 +141,11 @@ class _Compiler:
         cache = self.cache
         isfinite = math.isfinite
         if cache is None:
+
             def run() -> Number:
                 value = method(*args)
                 return value if value is None or isfinite(value) else None
+
             return run
         key = (method.__name__,) + args
 
@@ -203,6 +209,7 @@ class _Compiler:
         right = self.compile(node.right)
         compare = _COMPARE[node.op]
         if slot is None:
+
             def check() -> Truth:
                 a = left()
                 if a is None:
@@ -210,6 +217,7 @@ class _Compiler:
                 b = right()
                 return None if b is None else compare(a, b)
         else:
+
             def check() -> Truth:
                 a = left()
                 slot[0] = a
@@ -217,11 +225,13 @@ class _Compiler:
                     return None
                 b = right()
                 return None if b is None else compare(a, b)
+
         return check
 
     def c_Logic(self, node: Logic) -> Callable[[], Truth]:
         items = [self.compile(item) for item in node.items]
         if node.op == "and":
+
             def check() -> Truth:
                 unknown = False
                 for item in items:
@@ -232,6 +242,7 @@ class _Compiler:
                         unknown = True
                 return None if unknown else True
         else:
+
             def check() -> Truth:
                 unknown = False
                 for item in items:
@@ -241,6 +252,7 @@ class _Compiler:
                     if result is None:
                         unknown = True
                 return None if unknown else False
+
         return check
 
     def c_Not(self, node: Not) -> Callable[[], Truth]:

@@ -64,8 +64,7 @@ class _Parser:
             raise ExprError("empty expression", 0)
         node = self.or_()
         if self.token.kind != "end":
-            raise ExprError(f"unexpected {self.describe(self.token)} after a complete expression",
-                            self.token.pos)
+            raise ExprError(f"unexpected {self.describe(self.token)} after a complete expression", self.token.pos)
         self.need(node, "bool", "the expression must be a condition, such as error_rate > 0.05")
         return node
 
@@ -154,8 +153,10 @@ class _Parser:
             node = self.or_()
             self.depth -= 1
             if not self.at(")"):
-                raise ExprError(f"expected ')' to close the '(' at column {token.pos + 1}, "
-                                f"found {self.describe(self.token)}", self.token.pos)
+                raise ExprError(
+                    f"expected ')' to close the '(' at column {token.pos + 1}, found {self.describe(self.token)}",
+                    self.token.pos,
+                )
             self.advance()
             return node
         if token.kind == "name" and token.text not in KEYWORDS:
@@ -193,8 +194,7 @@ class _Parser:
     def duration(self) -> float:
         token = self.token
         if token.kind != "num" or token.suffix not in _DURATION:
-            raise ExprError(f"expected a duration such as 30s, 5m or 1h, found {self.describe(token)}",
-                            token.pos)
+            raise ExprError(f"expected a duration such as 30s, 5m or 1h, found {self.describe(token)}", token.pos)
         self.advance()
         return token.number * _DURATION[token.suffix]
 
@@ -215,11 +215,12 @@ class _Parser:
         if suffix in _SCALE:
             return token.number * _SCALE[suffix]
         if suffix in _DURATION:
-            raise ExprError(f"{token.text} is a duration; durations go in function arguments such as "
-                            "rate(visits, 5m) (for millions write M)", token.pos)
+            raise ExprError(
+                f"{token.text} is a duration; durations go in function arguments such as "
+                "rate(visits, 5m) (for millions write M)",
+                token.pos,
+            )
         raise ExprError(f"unknown number suffix {suffix!r} (use %, k, M or G)", token.pos)
-
-
 
 
 def _signature(func: str) -> str:
@@ -246,8 +247,7 @@ def referenced_metrics(node: Node, absence: bool = True) -> set[str]:
         current = stack.pop()
         if isinstance(current, Metric):
             names.add(current.name)
-        elif isinstance(current, Call):
-            if absence or current.func not in ("absent", "age"):
-                names.add(current.metric)
+        elif isinstance(current, Call) and (absence or current.func not in ("absent", "age")):
+            names.add(current.metric)
         stack.extend(current.children())
     return names

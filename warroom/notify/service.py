@@ -139,7 +139,9 @@ class RecorderNotifications:
         for q in queued:
             self.stats[q.receiver].waiting += 1
         states, logs, wall = outcome.states, outcome.logs, self.wall()
-        future = self.door.write(lambda s: s.queue_notifications(queued, states, logs, at=now, queued_at=wall, fence=self.fence))
+        future = self.door.write(
+            lambda s: s.queue_notifications(queued, states, logs, at=now, queued_at=wall, fence=self.fence)
+        )
         future.add_done_callback(lambda f: self._woken({q.receiver for q in queued}))
 
     def queue_breaches(self, store: RoomStore, mark: Callable[[], Sequence[Any]], now: float) -> Sequence[Any]:
@@ -226,7 +228,9 @@ class RecorderNotifications:
             )
         at = self.clock()
         claimed = await self._room(
-            self.door.write(lambda s: s.claim_notification(entry.id, self.session_id, at=at, in_flight=in_flight, fence=self.fence))
+            self.door.write(
+                lambda s: s.claim_notification(entry.id, self.session_id, at=at, in_flight=in_flight, fence=self.fence)
+            )
         )
         if not claimed:
             return

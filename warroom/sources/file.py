@@ -66,8 +66,9 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 256 * 1024
 # Woken by the kernel, read at once, but at most once per this long: an isolated append is
 # read at once (tests/sources/measure_follow.py prints the delay), a writer's burst of small
-# writes in a few reads rather than one read (and one emit) per write. Not while a rotation is under way (ROTATION_WATCH after a
-# change to `access.log.1` or the like): then every write is read at once, so that the lines
+# writes in a few reads rather than one read (and one emit) per write. Not while a rotation
+# is under way (ROTATION_WATCH after a change to `access.log.1` or the like): then every
+# write is read at once, so that the lines
 # written between logrotate's copy and its truncation are read before they are gone.
 MIN_READ_GAP = 0.005
 ROTATION_WATCH = 2.0
@@ -321,8 +322,7 @@ class FileSource(Source[FileSourceConfig]):
         elif self._head:
             self.health.note_fault("truncation_loss")
             self.health.reason = (
-                f"{self.path} was truncated and no rotated copy of it was found: "
-                "lines written just before may be lost"
+                f"{self.path} was truncated and no rotated copy of it was found: lines written just before may be lost"
             )
 
     async def _read_copy(self, copy: int, emit: EmitFn) -> None:

@@ -145,9 +145,7 @@ class PollingSource(Source[P], Generic[P]):
             timeout=httpx.Timeout(config.deadline),
         )
 
-    async def fetch(
-        self, client: httpx.AsyncClient, url: str, params: dict[str, str] | None = None
-    ) -> Fetched:
+    async def fetch(self, client: httpx.AsyncClient, url: str, params: dict[str, str] | None = None) -> Fetched:
         """GET `url`, body included, within the deadline and the body size limit."""
         deadline = self.config.deadline
         limit = self.config.max_body_bytes

@@ -31,12 +31,9 @@ import time
 from collections.abc import Callable
 
 from warroom.store.db import Database
-from warroom.store.journal import JournalStore
 from warroom.store.ledger import CommandLedger
 from warroom.store.live import AlertEventRow, AlertStateRow, LiveStore, SourceChange, SourceRow, TickRecord
 from warroom.store.outbox import OutboxStore
-from warroom.store.queue import TicketQueueStore
-from warroom.store.room_state import RoomStateStore
 from warroom.store.schema import (
     ACTIVE_STATES,
     ALERT_EVENTS,
@@ -61,10 +58,32 @@ from warroom.store.schema import (
 )
 
 __all__ = [
-    "ACTIVE_STATES", "ALERT_EVENTS", "APPLICATION_ID", "LOG_KINDS", "MIGRATIONS", "MUTE_EVENTS",
-    "SEVERITIES", "STATE_EVENTS", "AlertEvent", "AlertEventRow", "AlertStateRow", "Breach",
-    "ChecklistItem", "Launch", "LeaseLost", "LogEntry", "NotFound", "RoomStore", "Session", "SharedSilence",
-    "SourceChange", "SourceRow", "StoreBusy", "StoreError", "StoreUnavailable", "TickRecord",
+    "ACTIVE_STATES",
+    "ALERT_EVENTS",
+    "APPLICATION_ID",
+    "LOG_KINDS",
+    "MIGRATIONS",
+    "MUTE_EVENTS",
+    "SEVERITIES",
+    "STATE_EVENTS",
+    "AlertEvent",
+    "AlertEventRow",
+    "AlertStateRow",
+    "Breach",
+    "ChecklistItem",
+    "Launch",
+    "LeaseLost",
+    "LogEntry",
+    "NotFound",
+    "RoomStore",
+    "Session",
+    "SharedSilence",
+    "SourceChange",
+    "SourceRow",
+    "StoreBusy",
+    "StoreError",
+    "StoreUnavailable",
+    "TickRecord",
 ]
 
 
@@ -74,8 +93,13 @@ class RoomStore(CommandLedger, LiveStore, OutboxStore):
 
     `where`: the SQLite file of the room (created if missing), or an opened Database."""
 
-    def __init__(self, where: str | os.PathLike[str] | Database, *, group_access: bool = False,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        where: str | os.PathLike[str] | Database,
+        *,
+        group_access: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if not isinstance(where, Database):
             from warroom.store.sqlite import SqliteDatabase
 

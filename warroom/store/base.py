@@ -89,9 +89,20 @@ class StoreCore:
 
     # ------------------------------------------------------------------ what every change writes
 
-    def _log(self, db: Database, kind: str, severity: str, text: str, author: str, *,
-             ts: float, alert: str | None = None, ticket_id: str | None = None,
-             owner: str | None = None, starred: bool = False) -> int:
+    def _log(
+        self,
+        db: Database,
+        kind: str,
+        severity: str,
+        text: str,
+        author: str,
+        *,
+        ts: float,
+        alert: str | None = None,
+        ticket_id: str | None = None,
+        owner: str | None = None,
+        starred: bool = False,
+    ) -> int:
         """Append one incident log entry inside the caller's transaction; returns its id."""
         if kind not in LOG_KINDS:
             raise ValueError(f"unknown log kind {kind!r}; use one of {', '.join(LOG_KINDS)}")
@@ -116,8 +127,10 @@ class StoreCore:
 
     def has_rows(self) -> bool:
         """Whether operators or a recorder ever wrote to this room."""
-        return any(self._db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
-                   for table in ("log", "tickets", "checklist", "metric_points", "snapshot"))
+        return any(
+            self._db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+            for table in ("log", "tickets", "checklist", "metric_points", "snapshot")
+        )
 
     def rows_of(self, table: str, batch: int, skip_keys: Sequence[str] = ()) -> tuple[list[str], Iterator[Any]]:
         """(columns, rows) of a whole table, read `batch` rows at a time; meta rows with
@@ -170,8 +183,11 @@ def _skip_keys(table: str, keys: Sequence[str]) -> tuple[str, list[Any]]:
 
 
 def _set_meta(db: Database, key: str, value: Any) -> None:
-    db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
-               "SET value = excluded.value WHERE meta.value <> excluded.value", (key, json.dumps(value)))
+    db.execute(
+        "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+        "SET value = excluded.value WHERE meta.value <> excluded.value",
+        (key, json.dumps(value)),
+    )
 
 
 def _get_meta(db: Database, key: str) -> Any:

@@ -17,16 +17,30 @@ from warroom.store import RoomStore, StoreError
 
 # In the order foreign keys need (alert_events.log_id references log.id).
 TABLES = (
-    "meta", "operators", "checklist", "tickets", "log", "alert_events", "silences", "metric_names",
-    "metric_points", "metric_state", "metric_buckets", "source_state", "alert_state", "snapshot",
-    "sessions", "commands",
+    "meta",
+    "operators",
+    "checklist",
+    "tickets",
+    "log",
+    "alert_events",
+    "silences",
+    "metric_names",
+    "metric_points",
+    "metric_state",
+    "metric_buckets",
+    "source_state",
+    "alert_state",
+    "snapshot",
+    "sessions",
+    "commands",
 )
 BATCH = 1000
 BACKEND_KEYS = ("schema_version",)  # meta rows a backend keeps for itself
 
 
-def copy_room(source: RoomStore, destination: RoomStore,
-              progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+def copy_room(
+    source: RoomStore, destination: RoomStore, progress: Callable[[str, int], None] | None = None
+) -> dict[str, int]:
     """Copy every row of `source` into the empty room `destination`; rows per table."""
     if destination.has_rows():
         raise StoreError(f"{destination.label}: the room to copy into is not empty; give it an empty room")
@@ -35,8 +49,9 @@ def copy_room(source: RoomStore, destination: RoomStore,
         copied[table] = destination.copy_rows(table, source.rows_of(table, BATCH, BACKEND_KEYS))
         if progress is not None:
             progress(table, copied[table])
-    counts = {table: (source.row_count(table, BACKEND_KEYS), destination.row_count(table, BACKEND_KEYS))
-              for table in TABLES}
+    counts = {
+        table: (source.row_count(table, BACKEND_KEYS), destination.row_count(table, BACKEND_KEYS)) for table in TABLES
+    }
     wrong = {table: pair for table, pair in counts.items() if pair[0] != pair[1]}
     if wrong:
         detail = ", ".join(f"{table} {a} -> {b}" for table, (a, b) in wrong.items())

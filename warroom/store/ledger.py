@@ -32,8 +32,10 @@ class CommandLedger(JournalStore, RoomStateStore, TicketQueueStore):
             if db.execute("SELECT 1 FROM commands WHERE id = ?", (command.id,)).fetchone():
                 return None
             result = self._dispatch(command)
-            db.execute("INSERT INTO commands(id, ts, operator, kind) VALUES (?, ?, ?, ?)",
-                       (command.id, command.at, command.operator, command.kind))
+            db.execute(
+                "INSERT INTO commands(id, ts, operator, kind) VALUES (?, ?, ?, ?)",
+                (command.id, command.at, command.operator, command.kind),
+            )
         return result
 
     def applied(self, command_id: str) -> bool:
@@ -48,8 +50,9 @@ class CommandLedger(JournalStore, RoomStateStore, TicketQueueStore):
         if isinstance(c, SetItemDone):
             return self.set_item_done(c.item_id, c.done, who, at)
         if isinstance(c, CreateTicket):
-            return self.create_ticket(c.subject, who, customer_ref=c.customer_ref, category=c.category,
-                                      priority=c.priority, at=at)
+            return self.create_ticket(
+                c.subject, who, customer_ref=c.customer_ref, category=c.category, priority=c.priority, at=at
+            )
         if isinstance(c, TicketChange):
             if c.action == "assign":
                 return self.assign(c.ticket_id, who, c.value, at)

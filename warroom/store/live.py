@@ -114,13 +114,30 @@ class LiveStore(JournalStore, RoomStateStore):
         with self._write() as db:
             self.check_fence(tick.fence)
             for t in tick.transitions:
-                self.record_alert_event(t.ts, t.rule, t.event, t.severity, t.value, t.operator, t.note,
-                                        t.value_text, t.episode)
+                self.record_alert_event(
+                    t.ts, t.rule, t.event, t.severity, t.value, t.operator, t.note, t.value_text, t.episode
+                )
             db.executemany(
-                upsert("alert_state", ("rule", "state", "since", "clear_since", "no_data", "value", "value_text",
-                                       "severity", "episode"), ("rule",)),
-                [(a.rule, a.state, a.since, a.clear_since, int(a.no_data), a.value, a.value_text,
-                  a.severity, a.episode) for a in tick.alert_states])
+                upsert(
+                    "alert_state",
+                    ("rule", "state", "since", "clear_since", "no_data", "value", "value_text", "severity", "episode"),
+                    ("rule",),
+                ),
+                [
+                    (
+                        a.rule,
+                        a.state,
+                        a.since,
+                        a.clear_since,
+                        int(a.no_data),
+                        a.value,
+                        a.value_text,
+                        a.severity,
+                        a.episode,
+                    )
+                    for a in tick.alert_states
+                ],
+            )
             for change in tick.source_changes:
                 if self._source_change(db, change):
                     logged.append(change)
@@ -128,8 +145,10 @@ class LiveStore(JournalStore, RoomStateStore):
                 self._launch_once(db, *tick.launch)
             self._checkpoint(db, tick)
             if tick.session_id is not None:
-                db.execute("UPDATE sessions SET last_seen = ? WHERE id = ?",
-                           (tick.at if tick.seen_at is None else tick.seen_at, tick.session_id))
+                db.execute(
+                    "UPDATE sessions SET last_seen = ? WHERE id = ?",
+                    (tick.at if tick.seen_at is None else tick.seen_at, tick.session_id),
+                )
             if tick.flushed is not None:
                 _set_meta(db, "flushed", tick.flushed)
         return logged
@@ -141,28 +160,43 @@ class LiveStore(JournalStore, RoomStateStore):
         if row is None and not change.down:
             db.execute("INSERT INTO source_state(name, down) VALUES (?, 0)", (change.name,))
             return False  # live from the start: nothing to say
-        db.execute("INSERT INTO source_state(name, down) VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
-                   "SET down = excluded.down", (change.name, int(change.down)))
+        db.execute(
+            "INSERT INTO source_state(name, down) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET down = excluded.down",
+            (change.name, int(change.down)),
+        )
         self._log(db, "source", "warning" if change.down else "info", change.text, "warroom", ts=change.ts)
         return True
 
     def _launch_once(self, db: Database, launch_at: float, text: str) -> None:
-        if db.execute("SELECT 1 FROM log WHERE kind = 'launch' AND ts = ? AND author = 'warroom'",
-                      (launch_at,)).fetchone() is None:
+        if (
+            db.execute(
+                "SELECT 1 FROM log WHERE kind = 'launch' AND ts = ? AND author = 'warroom'", (launch_at,)
+            ).fetchone()
+            is None
+        ):
             self._log(db, "launch", "info", text, "warroom", ts=launch_at)
 
     def _checkpoint(self, db: Database, tick: TickRecord) -> None:
-        db.executemany(upsert("metric_state", ("metric", "state"), ("metric",)),
-                       [(name, json.dumps(state)) for name, state in tick.metric_states.items()])
-        db.executemany(upsert("metric_buckets", ("metric", "width", "period", "sum", "count", "last"),
-                              ("metric", "width", "period")), tick.buckets)
+        db.executemany(
+            upsert("metric_state", ("metric", "state"), ("metric",)),
+            [(name, json.dumps(state)) for name, state in tick.metric_states.items()],
+        )
+        db.executemany(
+            upsert(
+                "metric_buckets", ("metric", "width", "period", "sum", "count", "last"), ("metric", "width", "period")
+            ),
+            tick.buckets,
+        )
         if tick.history:
             self.write_metric_points(tick.history)
         db.executemany(
             "INSERT INTO source_state(name, cursor, counters) VALUES (?, ?, ?) ON CONFLICT(name) "
             "DO UPDATE SET cursor = excluded.cursor, counters = excluded.counters",
-            [(name, None if cursor is None else json.dumps(cursor), json.dumps(counters))
-             for name, (cursor, counters) in tick.sources.items()])
+            [
+                (name, None if cursor is None else json.dumps(cursor), json.dumps(counters))
+                for name, (cursor, counters) in tick.sources.items()
+            ],
+        )
 
     def prune_buckets(self, width: int, before_period: int) -> None:
         """Forget buckets older than the recorder's rings hold."""
@@ -172,24 +206,28 @@ class LiveStore(JournalStore, RoomStateStore):
     # ------------------------------------------------------------------ reading it back
 
     def alert_states(self) -> list[AlertStateRow]:
-        rows = self._db.execute("SELECT rule, state, since, clear_since, no_data, value, value_text, "
-                                "severity, episode FROM alert_state")
+        rows = self._db.execute(
+            "SELECT rule, state, since, clear_since, no_data, value, value_text, severity, episode FROM alert_state"
+        )
         return [AlertStateRow(r[0], r[1], r[2], r[3], bool(r[4]), *r[5:]) for r in rows]
 
     def metric_states(self) -> dict[str, dict[str, Any]]:
-        return {name: json.loads(state) for name, state in self._db.execute(
-            "SELECT metric, state FROM metric_state")}
+        return {name: json.loads(state) for name, state in self._db.execute("SELECT metric, state FROM metric_state")}
 
     def metric_buckets(self, width: int, from_period: int) -> Iterable[Bucket]:
         """Buckets of one width from `from_period` on, by metric and period."""
         return self._db.execute(
             "SELECT metric, width, period, sum, count, last FROM metric_buckets "
-            "WHERE width = ? AND period >= ? ORDER BY metric, period", (width, from_period))
+            "WHERE width = ? AND period >= ? ORDER BY metric, period",
+            (width, from_period),
+        )
 
     def source_rows(self) -> dict[str, SourceRow]:
         rows = self._db.execute("SELECT name, down, cursor, counters FROM source_state")
-        return {r[0]: SourceRow(r[0], bool(r[1]), json.loads(r[2]) if r[2] else None,
-                                json.loads(r[3]) if r[3] else None) for r in rows}
+        return {
+            r[0]: SourceRow(r[0], bool(r[1]), json.loads(r[2]) if r[2] else None, json.loads(r[3]) if r[3] else None)
+            for r in rows
+        }
 
     # ------------------------------------------------------------------ the snapshot
 
@@ -211,10 +249,23 @@ class LiveStore(JournalStore, RoomStateStore):
 
     def open_session(self, session: Session) -> None:
         with self._write() as db:
-            db.execute(upsert("sessions", ("id", "role", "operator", "host", "pid", "started_at", "last_seen",
-                                           "ended_at"), ("id",)),
-                       (session.id, session.role, session.operator, session.host, session.pid,
-                        session.started_at, session.last_seen, None))
+            db.execute(
+                upsert(
+                    "sessions",
+                    ("id", "role", "operator", "host", "pid", "started_at", "last_seen", "ended_at"),
+                    ("id",),
+                ),
+                (
+                    session.id,
+                    session.role,
+                    session.operator,
+                    session.host,
+                    session.pid,
+                    session.started_at,
+                    session.last_seen,
+                    None,
+                ),
+            )
             self._seen_operator(db, session.operator, session.started_at)
 
     def heartbeat(self, session_id: str, at: float) -> None:
@@ -225,8 +276,9 @@ class LiveStore(JournalStore, RoomStateStore):
         with self._write() as db:
             db.execute("UPDATE sessions SET last_seen = ?, ended_at = ? WHERE id = ?", (at, at, session_id))
 
-    def sessions(self, role: str | None = None, seen_since: float | None = None,
-                 open_only: bool = True) -> list[Session]:
+    def sessions(
+        self, role: str | None = None, seen_since: float | None = None, open_only: bool = True
+    ) -> list[Session]:
         clauses: list[str] = []
         params: list[Any] = []
         if role is not None:
@@ -238,8 +290,11 @@ class LiveStore(JournalStore, RoomStateStore):
         if open_only:
             clauses.append("ended_at IS NULL")
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        rows = self._db.execute(f"SELECT id, role, operator, host, pid, started_at, last_seen, ended_at "
-                                f"FROM sessions {where} ORDER BY started_at", params)
+        rows = self._db.execute(
+            f"SELECT id, role, operator, host, pid, started_at, last_seen, ended_at "
+            f"FROM sessions {where} ORDER BY started_at",
+            params,
+        )
         return [Session(*r) for r in rows]
 
     def take_over_recording(self, session: Session, text: str | None, at: float | None = None) -> list[Session]:
@@ -247,15 +302,20 @@ class LiveStore(JournalStore, RoomStateStore):
         died or were stopped) and log the hand-over once, at `at` (the room's clock).
         Returns the closed sessions."""
         with self._write() as db:
-            before = [Session(*r) for r in db.execute(
-                "SELECT id, role, operator, host, pid, started_at, last_seen, ended_at FROM sessions "
-                "WHERE role = 'recorder' AND ended_at IS NULL AND id != ?", (session.id,))]
-            db.executemany("UPDATE sessions SET ended_at = ? WHERE id = ?",
-                           [(session.started_at, s.id) for s in before])
+            before = [
+                Session(*r)
+                for r in db.execute(
+                    "SELECT id, role, operator, host, pid, started_at, last_seen, ended_at FROM sessions "
+                    "WHERE role = 'recorder' AND ended_at IS NULL AND id != ?",
+                    (session.id,),
+                )
+            ]
+            db.executemany(
+                "UPDATE sessions SET ended_at = ? WHERE id = ?", [(session.started_at, s.id) for s in before]
+            )
             self.open_session(session)
             if text:
-                self._log(db, "room", "warning" if before else "info", text, "warroom",
-                          ts=self._now(at))
+                self._log(db, "room", "warning" if before else "info", text, "warroom", ts=self._now(at))
         return before
 
     # ------------------------------------------------------------------ flush before export

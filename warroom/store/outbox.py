@@ -95,7 +95,12 @@ class OutboxStore(StoreCore):
             return self._queue(db, queued, states, logs, at, queued_at)
 
     def queue_with(
-        self, work: Callable[[], T], decide: Callable[[T], Iterable[Queued]], *, at: float, queued_at: float,
+        self,
+        work: Callable[[], T],
+        decide: Callable[[T], Iterable[Queued]],
+        *,
+        at: float,
+        queued_at: float,
         fence: tuple[int, str] | None = None,
     ) -> T:
         """Run `work` (a write of the room, e.g. marking SLA breaches) and queue what `decide`
@@ -141,7 +146,12 @@ class OutboxStore(StoreCore):
         return _entry(row) if row else None
 
     def claim_notification(
-        self, entry_id: int, session_id: str, *, at: float, in_flight: LogLine | None = None,
+        self,
+        entry_id: int,
+        session_id: str,
+        *,
+        at: float,
+        in_flight: LogLine | None = None,
         fence: tuple[int, str] | None = None,
     ) -> bool:
         """Mark it as being sent by this session (committed before the request leaves);

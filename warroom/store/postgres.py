@@ -90,8 +90,9 @@ class PostgresDatabase(Database):
         self.conn = None
         self._listening = False
         try:
-            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-                                   application_name="warroom")
+            conn = psycopg.connect(
+                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="warroom"
+            )
         except psycopg.Error as exc:
             raise StoreUnavailable(f"{self.label}: cannot reach the database: {_first_line(exc)}") from None
         try:
@@ -118,21 +119,30 @@ class PostgresDatabase(Database):
             raise StoreError(f"{self.label}: cannot use the room: {_first_line(exc)}") from None
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
-        exists = conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
-                              (self.schema,)).fetchone()
+        exists = conn.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (self.schema,)
+        ).fetchone()
         version = 0
         if exists:
-            tables = {r[0] for r in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (self.schema,))}
+            tables = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (self.schema,)
+                )
+            }
             if tables and "meta" not in tables:
-                raise StoreError(f"{self.label}: schema {self.schema} holds tables that are not a warroom "
-                                 "room; choose another [room] name")
+                raise StoreError(
+                    f"{self.label}: schema {self.schema} holds tables that are not a warroom "
+                    "room; choose another [room] name"
+                )
             if "meta" in tables:
                 row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
                 version = int(row[0]) if row else 0
         if version > len(MIGRATIONS):
-            raise StoreError(f"{self.label}: schema version {version} is newer than this warroom "
-                             f"understands ({len(MIGRATIONS)}); upgrade warroom to open it")
+            raise StoreError(
+                f"{self.label}: schema version {version} is newer than this warroom "
+                f"understands ({len(MIGRATIONS)}); upgrade warroom to open it"
+            )
         if version == len(MIGRATIONS):
             return
         with conn.transaction():
@@ -140,8 +150,11 @@ class PostgresDatabase(Database):
             for number in range(version, len(MIGRATIONS)):
                 for statement in postgres_statements(MIGRATIONS[number], self.schema):
                     conn.execute(statement)
-            conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', %s) "
-                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(len(MIGRATIONS)),))
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('schema_version', %s) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(len(MIGRATIONS)),),
+            )
 
     # ------------------------------------------------------------------ statements
 
@@ -182,17 +195,21 @@ class PostgresDatabase(Database):
             raise self.error(exc) from exc
 
     def columns(self, table: str) -> list[str]:
-        return [row[0] for row in self.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-            "ORDER BY ordinal_position", (self.schema, table))]
+        return [
+            row[0]
+            for row in self.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+                "ORDER BY ordinal_position",
+                (self.schema, table),
+            )
+        ]
 
     def ids_copied(self, table: str) -> None:
         if "id" not in self.columns(table):
             return
         sequence = self.execute("SELECT pg_get_serial_sequence(?, 'id')", (table,)).fetchone()
         if sequence and sequence[0]:
-            self.execute(f"SELECT setval(?, coalesce((SELECT max(id) FROM {table}), 0) + 1, false)",
-                         (sequence[0],))
+            self.execute(f"SELECT setval(?, coalesce((SELECT max(id) FROM {table}), 0) + 1, false)", (sequence[0],))
 
     def floor(self, expression: str) -> str:
         return f"floor({expression})"
@@ -217,8 +234,9 @@ class PostgresDatabase(Database):
     @property
     def in_transaction(self) -> bool:
         conn = self.conn
-        return conn is not None and not conn.closed and \
-            conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        return (
+            conn is not None and not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        )
 
     def change_mark(self) -> int:
         """Notifications received on the room's channel so far (LISTEN on first use)."""

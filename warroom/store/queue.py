@@ -51,7 +51,9 @@ class TicketQueueStore(StoreCore):
         else:
             rows = self._db.execute(
                 f"SELECT * FROM (SELECT {_TICKET_COLS} FROM tickets {where} ORDER BY opened_at DESC, id DESC "
-                "LIMIT ?) AS newest ORDER BY opened_at, id", (limit,))
+                "LIMIT ?) AS newest ORDER BY opened_at, id",
+                (limit,),
+            )
         return [Ticket(*r) for r in rows]
 
     def upsert_ticket(self, fields: TicketFields, source: str, at: float | None = None) -> str:
@@ -71,19 +73,30 @@ class TicketQueueStore(StoreCore):
             written = []
             for fields in batch:
                 found = db.execute(f"SELECT {_TICKET_ROW} FROM tickets WHERE id = ?", (fields.id,)).fetchone()
-                outcome, row = merge_record(dict(zip(names, found)) if found else None, fields, source, now)
+                outcome, row = merge_record(
+                    dict(zip(names, found, strict=True)) if found else None, fields, source, now
+                )
                 if row is not None:
                     db.execute(
                         f"INSERT INTO tickets({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
                         f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in row)}",
-                        tuple(row.values()))
+                        tuple(row.values()),
+                    )
                     written.append(fields.id)
                 outcomes.append(outcome)
             self._set_dues(db, written)
         return outcomes
 
-    def create_ticket(self, subject: str, operator: str, *, customer_ref: str = "", category: str = "",
-                      priority: str = "normal", at: float | None = None) -> Ticket:
+    def create_ticket(
+        self,
+        subject: str,
+        operator: str,
+        *,
+        customer_ref: str = "",
+        category: str = "",
+        priority: str = "normal",
+        at: float | None = None,
+    ) -> Ticket:
         """A ticket opened by an operator, numbered W-0001, W-0002, ..."""
         priority = normalize_priority(priority)
         subject = _cut(subject.strip(), MAX_SUBJECT)
@@ -97,15 +110,22 @@ class TicketQueueStore(StoreCore):
             db.execute(
                 "INSERT INTO tickets(id, opened_at, subject, customer_ref, category, priority, status, "
                 "updated_at, source) VALUES (?, ?, ?, ?, ?, ?, 'new', ?, 'operator')",
-                (ticket_id, now, subject, _cut(customer_ref.strip(), MAX_FIELD),
-                 _cut(category.strip(), MAX_FIELD), priority, now))
+                (
+                    ticket_id,
+                    now,
+                    subject,
+                    _cut(customer_ref.strip(), MAX_FIELD),
+                    _cut(category.strip(), MAX_FIELD),
+                    priority,
+                    now,
+                ),
+            )
             self._seen_operator(db, operator, now)
             self._log(db, "ticket", "info", f"{ticket_id} opened: {subject}", operator, ts=now, ticket_id=ticket_id)
             self._set_dues(db, [ticket_id])
         return self.get_ticket(ticket_id)  # type: ignore[return-value]
 
-    def assign(self, ticket_id: str, operator: str, assignee: str | None = None,
-               at: float | None = None) -> Ticket:
+    def assign(self, ticket_id: str, operator: str, assignee: str | None = None, at: float | None = None) -> Ticket:
         """Assign to `assignee` (default: the operator, "assign to me"); a new ticket opens."""
         who = assignee or operator
 
@@ -161,8 +181,13 @@ class TicketQueueStore(StoreCore):
     def solve(self, ticket_id: str, operator: str, at: float | None = None) -> Ticket:
         return self.set_status(ticket_id, "solved", operator, at)
 
-    def _ticket_action(self, ticket_id: str, operator: str, at: float | None,
-                       change: Callable[[Ticket, float], tuple[dict[str, Any], str]]) -> Ticket:
+    def _ticket_action(
+        self,
+        ticket_id: str,
+        operator: str,
+        at: float | None,
+        change: Callable[[Ticket, float], tuple[dict[str, Any], str]],
+    ) -> Ticket:
         """Apply an operator's change in one transaction and log it; a no-op writes nothing."""
         now = self._now(at)
         with self._write() as db:
@@ -173,8 +198,10 @@ class TicketQueueStore(StoreCore):
             updates, text = change(ticket, now)
             if updates:
                 updates["updated_at"] = now
-                db.execute(f"UPDATE tickets SET {', '.join(f'{c} = ?' for c in updates)} WHERE id = ?",
-                           (*updates.values(), ticket_id))
+                db.execute(
+                    f"UPDATE tickets SET {', '.join(f'{c} = ?' for c in updates)} WHERE id = ?",
+                    (*updates.values(), ticket_id),
+                )
                 self._seen_operator(db, operator, now)
                 self._log(db, "ticket", "info", f"{ticket_id} {text}", operator, ts=now, ticket_id=ticket_id)
                 self._set_dues(db, [ticket_id])
@@ -194,13 +221,17 @@ class TicketQueueStore(StoreCore):
             stored = {p: (float(a), float(b)) for p, a, b in db.execute("SELECT priority, respond, resolve FROM sla")}
             if stored != wanted:
                 db.execute("DELETE FROM sla")
-                db.executemany("INSERT INTO sla(priority, respond, resolve) VALUES (?, ?, ?)",
-                               [(p, a, b) for p, (a, b) in wanted.items()])
+                db.executemany(
+                    "INSERT INTO sla(priority, respond, resolve) VALUES (?, ?, ?)",
+                    [(p, a, b) for p, (a, b) in wanted.items()],
+                )
                 db.execute(_DUES_UPDATE)
-                late = db.execute("SELECT id FROM tickets WHERE (respond_breached_at IS NULL AND "
-                                  "first_response_at > respond_due) OR (resolve_breached_at IS NULL AND "
-                                  "solved_at > resolve_due) ORDER BY id").fetchall()
-                for ticket_id, in late:
+                late = db.execute(
+                    "SELECT id FROM tickets WHERE (respond_breached_at IS NULL AND "
+                    "first_response_at > respond_due) OR (resolve_breached_at IS NULL AND "
+                    "solved_at > resolve_due) ORDER BY id"
+                ).fetchall()
+                for (ticket_id,) in late:
                     breaches += self._breach_if_late(db, ticket_id)
         if not nested:
             self._sla_seen = wanted
@@ -227,9 +258,15 @@ class TicketQueueStore(StoreCore):
         row = db.execute(f"SELECT {kind} FROM sla WHERE priority = ?", (priority,)).fetchone()
         what = "first response" if kind == "respond" else "resolution"
         target = f", {format_duration(row[0])}" if row else ""
-        log_id = self._log(db, "ticket", "critical" if priority == "urgent" else "warning",
-                           f"{ticket_id} missed its {what} target ({priority}{target})", "sla", ts=due,
-                           ticket_id=ticket_id)
+        log_id = self._log(
+            db,
+            "ticket",
+            "critical" if priority == "urgent" else "warning",
+            f"{ticket_id} missed its {what} target ({priority}{target})",
+            "sla",
+            ts=due,
+            ticket_id=ticket_id,
+        )
         return Breach(ticket_id, kind, due, priority, log_id)
 
     def _set_dues(self, db: Database, ticket_ids: Iterable[str]) -> None:
@@ -237,14 +274,17 @@ class TicketQueueStore(StoreCore):
         met after its deadline is a breach at once."""
         ids = [(i,) for i in ticket_ids]
         db.executemany(_DUES_UPDATE + " WHERE id = ?", ids)
-        for ticket_id, in ids:
+        for (ticket_id,) in ids:
             self._breach_if_late(db, ticket_id)
 
     def _breach_if_late(self, db: Database, ticket_id: str) -> list[Breach]:
         breaches = []
         for kind, met in (("respond", "first_response_at"), ("resolve", "solved_at")):
-            row = db.execute(f"SELECT priority, {kind}_due FROM tickets WHERE id = ? AND {kind}_breached_at IS NULL "
-                             f"AND {met} > {kind}_due", (ticket_id,)).fetchone()
+            row = db.execute(
+                f"SELECT priority, {kind}_due FROM tickets WHERE id = ? AND {kind}_breached_at IS NULL "
+                f"AND {met} > {kind}_due",
+                (ticket_id,),
+            ).fetchone()
             if row is not None:
                 breaches.append(self._breach(db, ticket_id, row[0], row[1], kind))
         return breaches
@@ -258,7 +298,9 @@ class TicketQueueStore(StoreCore):
             f"SELECT {_TICKET_COLS} FROM tickets WHERE status != 'solved' ORDER BY "
             f"CASE WHEN resolve_breached_at IS NOT NULL OR ({due} IS NOT NULL AND {due} <= ?) THEN 0 ELSE 1 END, "
             "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, "
-            f"CASE WHEN {due} IS NULL THEN 1 ELSE 0 END, {due}, opened_at, id LIMIT ?", (now, limit))
+            f"CASE WHEN {due} IS NULL THEN 1 ELSE 0 END, {due}, opened_at, id LIMIT ?",
+            (now, limit),
+        )
         return [Ticket(*r) for r in rows]
 
     def ticket_metrics(self) -> TicketMetrics:
@@ -268,9 +310,13 @@ class TicketQueueStore(StoreCore):
             "SELECT count(*), "
             "coalesce(sum(CASE WHEN status != 'solved' THEN 1 ELSE 0 END), 0), "
             "coalesce(sum(CASE WHEN status != 'solved' AND assignee IS NULL THEN 1 ELSE 0 END), 0), "
-            "count(respond_breached_at), count(resolve_breached_at) FROM tickets").fetchone()
+            "count(respond_breached_at), count(resolve_breached_at) FROM tickets"
+        ).fetchone()
         return TicketMetrics(
-            total=int(total), open=int(open_), unassigned=int(unassigned), respond_breaches=int(respond),
+            total=int(total),
+            open=int(open_),
+            unassigned=int(unassigned),
+            respond_breaches=int(respond),
             resolve_breaches=int(resolve),
             median_first_response=self._median("first_response_at"),
             median_resolution=self._median("solved_at"),
@@ -284,7 +330,8 @@ class TicketQueueStore(StoreCore):
         rows = self._db.execute(
             f"SELECT CASE WHEN {column} > opened_at THEN {column} - opened_at ELSE 0 END AS d FROM tickets "
             f"WHERE {column} IS NOT NULL ORDER BY d LIMIT ? OFFSET ?",
-            (2 - count % 2, (count - 1) // 2)).fetchall()
+            (2 - count % 2, (count - 1) // 2),
+        ).fetchall()
         return sum(float(r[0]) for r in rows) / len(rows)
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from warroom.config import parse_launch_offset
@@ -80,8 +80,10 @@ class RoomStateStore(StoreCore):
                 due = parse_launch_offset(item.due) if item.due is not None else None
                 rows.append((key, phase.name, len(rows), item.title, item.owner, due))
         with self._write() as db:
-            existing = {r[0]: tuple(r[1:]) for r in db.execute(
-                "SELECT key, phase, position, owner, due_offset, active FROM checklist")}
+            existing = {
+                r[0]: tuple(r[1:])
+                for r in db.execute("SELECT key, phase, position, owner, due_offset, active FROM checklist")
+            }
             changed = [row for row in rows if existing.get(row[0]) != (*row[1:3], row[4], row[5], 1)]
             db.executemany(
                 "INSERT INTO checklist(key, phase, position, title, owner, due_offset, active) "
@@ -137,15 +139,17 @@ class RoomStateStore(StoreCore):
             db.executemany(insert_ignore("metric_names", ("name",)), sorted({(r[0],) for r in rows}))
         return len(rows)
 
-    def metric_history(self, metric: str, start: float | None = None,
-                       end: float | None = None) -> list[tuple[float, float]]:
+    def metric_history(
+        self, metric: str, start: float | None = None, end: float | None = None
+    ) -> list[tuple[float, float]]:
         return self._db.execute(
             "SELECT ts, value FROM metric_points WHERE metric = ? AND ts >= ? AND ts <= ? ORDER BY ts",
-            (metric, -1e300 if start is None else start, 1e300 if end is None else end)).fetchall()
+            (metric, -1e300 if start is None else start, 1e300 if end is None else end),
+        ).fetchall()
 
     def metric_names(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT name FROM metric_names ORDER BY name")]
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -9,8 +9,19 @@ from dataclasses import dataclass
 from warroom.tickets import PRIORITIES, STATUSES
 
 BUSY_TIMEOUT = 5.0
-LOG_KINDS = ("note", "decision", "alert", "checklist", "ticket", "source", "action", "lesson", "launch",
-             "room", "notify")
+LOG_KINDS = (
+    "note",
+    "decision",
+    "alert",
+    "checklist",
+    "ticket",
+    "source",
+    "action",
+    "lesson",
+    "launch",
+    "room",
+    "notify",
+)
 SEVERITIES = ("info", "warning", "critical")
 ALERT_EVENTS = ("pending", "firing", "resolved", "acked", "silenced", "unsilenced")
 APPLICATION_ID = 0x57524D31  # "WRM1" in the file header: marks the file as a warroom store
@@ -39,7 +50,7 @@ Statement = str | ChangeSignals
 
 MIGRATIONS: list[tuple[Statement, ...]] = [
     (  # 1: the first schema. Append new tuples; never edit one that has shipped. Statements
-       # are SQLite's dialect; postgres_statements translates them (types, identity keys).
+        # are SQLite's dialect; postgres_statements translates them (types, identity keys).
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
         "CREATE TABLE operators (name TEXT PRIMARY KEY, first_seen REAL NOT NULL, last_seen REAL NOT NULL)",
         "CREATE TABLE checklist (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, phase TEXT NOT NULL, "
@@ -101,11 +112,17 @@ MIGRATIONS: list[tuple[Statement, ...]] = [
         # that saw `PRAGMA data_version` move reads only the topics that moved.
         "CREATE TABLE changes (topic TEXT PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
         "INSERT INTO changes(topic) VALUES " + ", ".join(f"('{t}')" for t in CHANGE_TOPICS),
-        ChangeSignals({
-            "log": "log", "checklist": "checklist", "tickets": "tickets",
-            "alert_events": "alerts", "silences": "alerts", "snapshot": "snapshot",
-            "meta": "launch",
-        }),
+        ChangeSignals(
+            {
+                "log": "log",
+                "checklist": "checklist",
+                "tickets": "tickets",
+                "alert_events": "alerts",
+                "silences": "alerts",
+                "snapshot": "snapshot",
+                "meta": "launch",
+            }
+        ),
     ),
     (  # 4: who holds a PostgreSQL room's lease (on one host the lock file says it)
         "CREATE TABLE lease_holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, "
@@ -134,6 +151,7 @@ MIGRATIONS: list[tuple[Statement, ...]] = [
     ),
 ]
 
+
 def sqlite_statements(migration: tuple[Statement, ...]) -> list[str]:
     out: list[str] = []
     for statement in migration:
@@ -143,8 +161,10 @@ def sqlite_statements(migration: tuple[Statement, ...]) -> list[str]:
         for table, topic in statement.topic_of.items():
             for op, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
                 when = f" WHEN {row}.key IN ({_one_of(LAUNCH_KEYS)})" if table == "meta" else ""
-                out.append(f"CREATE TRIGGER {table}_{op.lower()}_signal AFTER {op} ON {table}{when} "
-                           f"BEGIN UPDATE changes SET seq = seq + 1 WHERE topic = '{topic}'; END")
+                out.append(
+                    f"CREATE TRIGGER {table}_{op.lower()}_signal AFTER {op} ON {table}{when} "
+                    f"BEGIN UPDATE changes SET seq = seq + 1 WHERE topic = '{topic}'; END"
+                )
     return out
 
 
@@ -170,15 +190,20 @@ def postgres_statements(migration: tuple[Statement, ...], channel: str) -> list[
         out.append(
             "CREATE OR REPLACE FUNCTION signal_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
             "UPDATE changes SET seq = seq + 1 WHERE topic = TG_ARGV[0]; "
-            f"PERFORM pg_notify('{channel}', TG_ARGV[0]); RETURN NULL; END $$")
+            f"PERFORM pg_notify('{channel}', TG_ARGV[0]); RETURN NULL; END $$"
+        )
         for table, topic in statement.topic_of.items():
             if table == "meta":
                 for op, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
-                    out.append(f"CREATE TRIGGER {table}_{op.lower()}_signal AFTER {op} ON {table} FOR EACH ROW "
-                               f"WHEN ({row}.key IN ({_one_of(LAUNCH_KEYS)})) EXECUTE FUNCTION signal_change('{topic}')")
+                    out.append(
+                        f"CREATE TRIGGER {table}_{op.lower()}_signal AFTER {op} ON {table} FOR EACH ROW "
+                        f"WHEN ({row}.key IN ({_one_of(LAUNCH_KEYS)})) EXECUTE FUNCTION signal_change('{topic}')"
+                    )
             else:
-                out.append(f"CREATE TRIGGER {table}_signal AFTER INSERT OR UPDATE OR DELETE ON {table} "
-                           f"FOR EACH STATEMENT EXECUTE FUNCTION signal_change('{topic}')")
+                out.append(
+                    f"CREATE TRIGGER {table}_signal AFTER INSERT OR UPDATE OR DELETE ON {table} "
+                    f"FOR EACH STATEMENT EXECUTE FUNCTION signal_change('{topic}')"
+                )
     return out
 
 

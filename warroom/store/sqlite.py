@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from warroom.store.db import Cursor, Database, Params
 from warroom.store.schema import (
@@ -118,8 +118,7 @@ class SqliteDatabase(Database):
         """The StoreError kind a caller can act on."""
         name = getattr(exc, "sqlite_errorname", "")
         if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-            return StoreBusy(f"{self.path}: could not save: another process holds the database's write "
-                             f"lock ({exc})")
+            return StoreBusy(f"{self.path}: could not save: another process holds the database's write lock ({exc})")
         if name.startswith(("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")):
             return StoreUnavailable(f"{self.path}: could not save: {exc}")
         return StoreError(f"{self.path}: could not save: {exc}")
@@ -149,19 +148,24 @@ class SqliteDatabase(Database):
         finally:
             db.execute("COMMIT")
         if app_id not in (0, APPLICATION_ID) or (version == 0 and app_id == 0 and tables):
-            raise StoreError(f"{self.path}: this SQLite database belongs to another application; "
-                             "give warroom its own file ([room] db in config.toml)")
+            raise StoreError(
+                f"{self.path}: this SQLite database belongs to another application; "
+                "give warroom its own file ([room] db in config.toml)"
+            )
         if version > len(MIGRATIONS):
-            raise StoreError(f"{self.path}: schema version {version} is newer than this warroom "
-                             f"understands ({len(MIGRATIONS)}); upgrade warroom to open it")
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this warroom "
+                f"understands ({len(MIGRATIONS)}); upgrade warroom to open it"
+            )
         if problems != ["ok"]:
             detail = " ".join(" ".join(problems).replace("*** in database main ***", "").split())
-            raise StoreError(f"{self.path}: the database is damaged ({detail}); "
-                             "it was left as it is: restore a copy or start a new file")
+            raise StoreError(
+                f"{self.path}: the database is damaged ({detail}); "
+                "it was left as it is: restore a copy or start a new file"
+            )
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
-            raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode!r}); "
-                             "is it on a network filesystem?")
+            raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode!r}); is it on a network filesystem?")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         if version < len(MIGRATIONS):
@@ -183,12 +187,14 @@ class SqliteDatabase(Database):
 def _opening_error(path: Path, exc: sqlite3.Error) -> StoreError:
     name = getattr(exc, "sqlite_errorname", "")
     if name.startswith("SQLITE_NOTADB"):
-        return StoreError(f"{path}: not a SQLite database; it was left as it is: "
-                          "choose another file ([room] db in config.toml)")
+        return StoreError(
+            f"{path}: not a SQLite database; it was left as it is: choose another file ([room] db in config.toml)"
+        )
     if name.startswith("SQLITE_CORRUPT"):
         # Damage bad enough that the integrity check itself cannot run.
-        return StoreError(f"{path}: the database is damaged ({exc}); it was left as it "
-                          "is: restore a copy or start a new file")
+        return StoreError(
+            f"{path}: the database is damaged ({exc}); it was left as it is: restore a copy or start a new file"
+        )
     return StoreError(f"{path}: cannot use the room database: {exc}")
 
 
@@ -213,10 +219,13 @@ def _check_access(path: Path) -> None:
     """Refuse a file we may not write before SQLite touches it (by its mode: no open())."""
     if not os.access(path, os.R_OK | os.W_OK):
         if _read_only_filesystem(path):
-            raise StoreError(f"{path}: the filesystem it is on is read-only (a full or failing disk "
-                             "is often remounted so); free or fix it, or use another [room] db")
-        raise StoreError(f"{path}: no permission to write it; ask its owner, who can allow "
-                         "the group with [room] group_access = true")
+            raise StoreError(
+                f"{path}: the filesystem it is on is read-only (a full or failing disk "
+                "is often remounted so); free or fix it, or use another [room] db"
+            )
+        raise StoreError(
+            f"{path}: no permission to write it; ask its owner, who can allow the group with [room] group_access = true"
+        )
 
 
 def _read_only_filesystem(path: Path) -> bool:

@@ -58,8 +58,8 @@ from warroom.snapshot import Snapshot
 from warroom.store import AlertEvent
 from warroom.textsafe import clean
 from warroom.views import AlertHistoryQuery
-from warroom.widgets.deliveries import DeliveriesPanel
 from warroom.widgets.alert_forms import AckForm, AckRequest, SilenceForm, SilenceRequest
+from warroom.widgets.deliveries import DeliveriesPanel
 from warroom.widgets.messages import Reload, Submit
 from warroom.widgets.panel import Panel
 from warroom.widgets.table import Cell, ColumnSpec, KeyedTable, cell

@@ -339,12 +339,14 @@ class KeyedTable(DataTable):
             return
         rows = {row for row, _ in self._stale_cells}
         cells, rendered = self._cell_render_cache, self._row_render_cache
-        for cached in [k for k in tuple(cells.keys()) if (k[0], k[1]) in self._stale_cells]:
-            cells.discard(cached)
-        for cached in [k for k in tuple(rendered.keys()) if k[0] in rows]:
-            rendered.discard(cached)
+        for cell_key in [k for k in tuple(cells.keys()) if (k[0], k[1]) in self._stale_cells]:
+            cells.discard(cell_key)
+        for row_key in [k for k in tuple(rendered.keys()) if k[0] in rows]:
+            rendered.discard(row_key)
         for row in rows:
-            self._row_renderable_cache.discard((self._update_count, self._row_locations.get(row)))
+            location = self._row_locations.get(row)
+            if location is not None:
+                self._row_renderable_cache.discard((self._update_count, location))
         self._stale_cells.clear()
         self._line_cache.clear()  # lines are rebuilt from the row renders, most of them cached
         self.refresh()
