@@ -8,6 +8,9 @@ a way to run a check as an ordinary user.
   too.
 - Under CI=true a skipped test is a failure: CI installs every server the suite needs, so a
   skip there means an install went wrong. Locally a skip stays a skip, with its reason.
+- A recorder that a test's dashboard started in the background (it would record for an hour
+  after the dashboard left) is stopped when the test ends, so it does not load the rest of
+  the run.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,6 +77,47 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     ran = sum(len(stats.get(key, [])) for key in ("passed", "failed", "xfailed", "xpassed"))
     skipped = len(stats.get("skipped", []))
     terminalreporter.write_line(f"tests run: {ran}, skipped: {skipped}")
+
+
+# --------------------------------------------------------------------------- recorders left behind
+
+
+def _recorders_of(directory: Path) -> list[int]:
+    """Pids of `warroom record` processes whose command line names a path in `directory`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"warroom" in args and b"record" in args and any(str(directory).encode() in arg for arg in args):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _stop_recorders_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    directory = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if directory is None:
+        return
+    pids = _recorders_of(directory)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    while pids and time.monotonic() < deadline:
+        pids = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        time.sleep(0.05)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 # --------------------------------------------------------------------------- ordinary user
