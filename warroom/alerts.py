@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 from warroom.config import AlertRuleConfig
 from warroom.expr import Compiled, ExprError, compile_expr, parse, referenced_metrics
 from warroom.expr.tree import Node
-from warroom.format import with_unit
+from warroom.format import value_unit, with_unit
 
 if TYPE_CHECKING:
     from warroom.metrics import MetricsStore
@@ -216,7 +216,7 @@ class AlertEngine:
                 continue
             compiled = compile_expr(node, metrics, self._cache)
             compiled.text = config.expr
-            unit = metrics.unit(compiled.value_metric) if compiled.value_metric else ""
+            unit = value_unit(node, metrics.unit)  # as every screen shows it (change() in %)
             self._rules[config.name] = _Rule(config, compiled, self._stale_names(node), unit, since=start)
         if problems:
             raise ValueError("; ".join(problems))

@@ -278,7 +278,7 @@ class WarroomApp(App):
     def _visible_panels(self) -> list[str]:
         active = self.query_one(TabbedContent).active
         shown = {"support": ["support-panel"], "log": ["log-panel"], "alerts": ["alerts-panel"]}.get(active, [])
-        if active == "live" and self.screen.has_class("-wide"):
+        if active == "live" and self.wide:
             shown = ["recent-log"]
         return [*shown, *ALWAYS_READ]
 
@@ -403,12 +403,18 @@ class WarroomApp(App):
         self._show_badges(snapshot, checklist.overdue())
         self._load_visible()
 
+    @property
+    def wide(self) -> bool:
+        """Whether the dashboard's own screen has the wide layout. Not `self.screen`, which is
+        a form or the help while one is open, and takes its width class a frame later."""
+        return self.query_one(SourcesPanel).screen.has_class("-wide")
+
     def _refresh_live(self, snapshot: Snapshot | None, now: float) -> None:
         if snapshot is not None:
             self.query_one(TrafficPanel).refresh_from(snapshot)
             self.query_one(ConversionPanel).refresh_from(snapshot)
         self.query_one(SourcesPanel).refresh_from(snapshot, self.recorder, now)
-        wide = self.screen.has_class("-wide")
+        wide = self.wide
         strip = self.query_one("#alerts-strip" if wide else "#alerts-strip-narrow", AlertsPanel)
         height = self.size.height
         # Every firing alert while there is room: a third of the rows on a narrow screen

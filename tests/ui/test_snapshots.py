@@ -124,8 +124,10 @@ SCREENS = {
     "silence_form": showing("2", "s"),
     "ticket_form": showing("4", "n"),
     "log_form": showing("5", "a"),
-    "launch_confirm": showing("L"),
-    "help": showing("question_mark"),
+    # Over the Log tab: a dialog drawn over Live would pin how far the panels behind it had
+    # grown when the picture was taken, which is not what these pictures are of.
+    "launch_confirm": showing("5", "L"),
+    "help": showing("5", "question_mark"),
 }
 
 

@@ -3,9 +3,10 @@
 The panel fits its height: every metric row is shown first (values are what the operator
 came for); the chart takes what is left, down to MIN_CHART_ROWS, then the channels shrink
 from a table to one line, then the chart's footer goes. The chart has a y scale, from zero
-to a round number just above its highest column, in the unit of the metric row above it
-(per second for a count); its footer says what a column is and the true peak: the busiest
-single second and when, which a column (a mean over several seconds) hides.
+to a round number just above its highest column, with its unit under the top label (a
+count's rate per second, or per minute when that reads better); its footer says what a
+column is and the true peak: the busiest single second and when, which a column (a mean
+over several seconds) hides.
 """
 
 from __future__ import annotations
@@ -63,10 +64,16 @@ class TrafficPanel(Panel):
 
     def _chart(self, text: Text, chart: ChartView, width: int, rows: int, footer: bool) -> None:
         values = chart.binned(max(1, width - GUTTER - 1))
+        unit = chart.unit
+        if unit == "/s":  # in the unit a person reads best: 0.6/s is 36/min
+            unit = fmt.rate_unit(values)
+            values = [None if v is None else v * 60 for v in values] if unit == "/min" else values
         top = fmt.nice_ceiling(max((v for v in values if v is not None), default=0.0))
+        unit_label = "" if unit == "currency" else unit
         for index, line in enumerate(fmt.sparkline(values, rows, top=top or None)):
-            label = fmt.axis(top) if index == 0 else "0" if index == rows - 1 else ""
-            text.append(fit(label, GUTTER, ">") + ("┤" if label else "│"), style="dim")
+            tick = index in (0, rows - 1)
+            label = (fmt.axis(top) if index == 0 else "0") if tick else unit_label if index == 1 else ""
+            text.append(fit(label, GUTTER, ">") + ("┤" if tick else "│"), style="dim")
             text.append(line + "\n", style=self.tones["ok"] or "bold")
         if footer:
             column = fmt.ago(chart.window / max(1, len(values)))
