@@ -138,3 +138,13 @@ async def test_wide_live_tab_shows_the_latest_log_entries(tmp_path):
         await settle(pilot)
         shown = text_of(app.query_one(RecentLogPanel))
         assert "Switch to the queue page [now]␛[2J" in shown  # markup and escapes stay inert
+
+
+async def test_a_target_keeps_its_name_when_its_figures_fill_the_line(tmp_path):
+    """At 60 columns a target's figures leave no room for its name: it goes before the bar."""
+    app = UiRoom(tmp_path).app()
+    async with app.run_test(size=(60, 30)) as pilot:
+        await settle(pilot)
+        lines = text_of(app.query_one(ConversionPanel)).splitlines()
+        (figures,) = [n for n, line in enumerate(lines) if "150/400" in line]
+        assert "orders" in lines[figures] or lines[figures + 1].startswith("orders ")

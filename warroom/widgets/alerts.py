@@ -246,7 +246,7 @@ class AlertsPanel(Widget):
             self._render_compact(views, now)
             return
         self._update_table(views, now)
-        self.query_one(DeliveriesPanel).show_deliveries(snapshot.deliveries if snapshot is not None else None, now)
+        self.query_one(DeliveriesPanel).show_deliveries(snapshot.deliveries if snapshot is not None else None)
         if self._form is not None:
             self._form.alert_changed(self._views.get(self._form.rule))
         if self.show_history:

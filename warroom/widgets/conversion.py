@@ -75,8 +75,14 @@ class ConversionPanel(Panel):
             if width - cell_width(figures) - cell_width(eta) - len(at) - 2 >= 10:
                 eta += at
         label_width = width - cell_width(figures) - cell_width(eta) - 2
+        label = clean(status.label)
         if label_width >= 4:
-            text.append(fit(clean(status.label), label_width) + " ")
+            text.append(fit(label, label_width) + " ")
         text.append(f"{figures} ")
         text.append(eta + "\n", style=style)
-        text.append(fmt.bar(status.progress, width) + "\n", style=self.tones["ok"] if status.reached else "")
+        bar_width = width
+        if label_width < 4:  # no room beside the figures: the name goes before the bar
+            name_width = min(cell_width(label), max(4, width // 3))
+            text.append(fit(label, name_width) + " ")
+            bar_width = width - name_width - 1
+        text.append(fmt.bar(status.progress, bar_width) + "\n", style=self.tones["ok"] if status.reached else "")

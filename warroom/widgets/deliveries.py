@@ -10,6 +10,7 @@ receiver.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -70,7 +71,8 @@ class DeliveriesPanel(Panel):
         super().__init__("Notifications", **kwargs)
         self.display = False
 
-    def show_deliveries(self, view: DeliveriesView | None, now: float) -> None:
+    def show_deliveries(self, view: DeliveriesView | None) -> None:
+        """Times of deliveries are the wall clock's (the demo's screen clock is simulated)."""
         self.display = view is not None and bool(view.receivers)
         if view is not None and self.display:
-            self.show(deliveries_text(view, now, self.tones, self.inner_width))
+            self.show(deliveries_text(view, time.time(), self.tones, self.inner_width))
