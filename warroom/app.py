@@ -420,10 +420,12 @@ class WarroomApp(App):
         # Every firing alert while there is room: a third of the rows on a narrow screen
         # (the numbers need the rest), half the side column on a wide one.
         strip.lines = max(3, (height - 12) // 2) if wide else max(1, (height - 12) // 3)
-        if not wide:
-            active = snapshot is not None and any(a.state in (FIRING, PENDING) for a in snapshot.alerts)
-            if strip.display != active:
-                strip.display = active
+        # The narrow strip's display is set here whatever the width: set once while the
+        # screen was not yet known to be wide, it would stay shown beside the wide one.
+        narrow = self.query_one("#alerts-strip-narrow", AlertsPanel)
+        active = snapshot is not None and any(a.state in (FIRING, PENDING) for a in snapshot.alerts)
+        if narrow.display != (active and not wide):
+            narrow.display = active and not wide
         strip.refresh_from(snapshot, now)
 
     def _room_state(self, now: float) -> RoomState:

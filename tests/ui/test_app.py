@@ -148,3 +148,16 @@ async def test_a_target_keeps_its_name_when_its_figures_fill_the_line(tmp_path):
         lines = text_of(app.query_one(ConversionPanel)).splitlines()
         (figures,) = [n for n, line in enumerate(lines) if "150/400" in line]
         assert "orders" in lines[figures] or lines[figures + 1].startswith("orders ")
+
+
+async def test_the_narrow_alert_strip_goes_when_the_screen_turns_wide(tmp_path):
+    """A refresh made before the screen knew it was wide (at start-up) showed the narrow
+    layout's strip; the next refresh on the wide screen must hide it again."""
+    app = UiRoom(tmp_path).app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        narrow = app.query_one("#alerts-strip-narrow")
+        narrow.display = True  # what that early refresh left (alerts are firing)
+        app.refresh_view()
+        await pilot.pause()
+        assert app.wide and not narrow.display
