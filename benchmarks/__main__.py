@@ -1,6 +1,6 @@
 """Every performance figure of warroom, each next to its baseline and its target.
 
-    python -m benchmarks            # the full run, about 14 minutes on a shared 2-core machine
+    python -m benchmarks            # the full run, about 18 minutes on a shared 2-core machine
     python -m benchmarks --quick    # shorter windows and fewer records
     python -m benchmarks --only file,export,sweep
     python -m benchmarks --big      # export and the sweep at 1,000,000 log entries too
