@@ -262,9 +262,11 @@ class WarroomApp(App):
     ) -> None:
         """On the status line, not in a toast (see warroom.widgets.status). Text only: what
         is said here often quotes remote text, so it is never read as markup."""
-        if self.status_line.is_mounted:
+        if self.status_line.is_attached:
             self.status_line.say(str(message), title, str(severity), timeout)
-        else:
+        elif self.status_line.is_mounted:  # the app is closing: the log is all that is left
+            log.info("%s: %s", severity, message)
+        else:  # before the dashboard is up
             super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # ------------------------------------------------------------------ reading rows

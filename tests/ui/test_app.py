@@ -116,14 +116,25 @@ async def test_export_key_writes_the_retrospective(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("E")
-        for _ in range(200):  # the export runs in a thread; wait for its files
+        for _ in range(200):  # the export runs in a thread; wait until it says it is done
             await pilot.pause(0.05)
-            if len(list((tmp_path / "retrospective").glob("*"))) == 3:
+            if any(note.startswith("Retrospective written") for note, _ in app.notes):
                 break
     written = sorted(p.suffix for p in (tmp_path / "retrospective").iterdir())
     assert written == [".html", ".json", ".md"]
     markdown = next((tmp_path / "retrospective").glob("*.md")).read_text()
     assert "errors_seen" in markdown  # the alert that fired is in the incidents
+
+
+async def test_a_message_after_the_app_closed_is_logged_not_raised(tmp_path, caplog):
+    """An export that finishes as the operator quits says so to a screen that is gone: that
+    used to raise inside the export's worker."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+    with caplog.at_level("INFO", logger="warroom.app"):
+        app.notify("Retrospective written: late.md", severity="information")
+    assert "Retrospective written: late.md" in caplog.text
 
 
 async def test_wide_live_tab_shows_the_latest_log_entries(tmp_path):

@@ -276,7 +276,13 @@ async def test_queue_order_priority_and_sla(room):
         assert order == [f"t:{old.id}", f"t:{high.id}", f"t:{low.id}"]
         assert cells(table, f"t:{old.id}")[4] == "BREACHED"
         assert cells(table, f"t:{high.id}")[4] == "reply 29m00s"
-        app.panel.set_rejected(3)
+        room.recorder.rejected_tickets = 3  # what the recorder counted of a broken feed
+        room.publish()
+        for _ in range(100):  # until the snapshot that carries the count has arrived
+            await settle(pilot)
+            if app.snapshot is not None and app.snapshot.rejected_tickets == 3:
+                break
+        app.refresh_view()
         await pilot.pause()
         assert "3 rejected records" in app.panel.query_one(Summary).plain
 

@@ -63,12 +63,22 @@ class Panel(Static):
         return tones(self.app)
 
     def show(self, text: Text) -> None:
-        if self._shown is None or text != self._shown:
+        lines = len(text.plain.splitlines())
+        # An auto-height panel can be left shorter than its text when its first text arrives
+        # while the screen is still being laid out (seen at start-up, now and then); the
+        # same text would never ask again, so a panel not yet its text's height reflows.
+        short = self._auto_height and self.content_size.width > 0 and self.content_size.height != lines
+        if self._shown is None or text != self._shown or short:
             # A reflow of the whole screen is the main cost of an update: only ask for one
             # when the panel's height may change.
-            relayout = self._shown is None or len(text.plain.splitlines()) != len(self._shown.plain.splitlines())
+            relayout = self._shown is None or short or lines != len(self._shown.plain.splitlines())
             self._shown = text
             self.update(text, layout=relayout)
+
+    @property
+    def _auto_height(self) -> bool:
+        height = self.styles.height
+        return height is not None and height.is_auto
 
 
 @dataclass(frozen=True, slots=True)
