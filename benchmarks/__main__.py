@@ -501,10 +501,11 @@ def run_sweep(opts: Options) -> list[Row]:
         rows += _alert_rows(r, target=False)[:1]
     for r in _exports((10_000, 1_000_000) if opts.big else (10_000,)):
         rows += _export_rows(r, target=False)
-    points = screen.sweep(6.0 if opts.quick else 15.0)
+    window = 6.0 if opts.quick else 15.0
+    points = screen.sweep(window, big=opts.big)
     for point in points:
         smallest = next(p for p in points if p["tab"] == point["tab"])
-        what = "rules firing, Alerts tab" if point["tab"] == "alerts" else "open tickets, Support tab"
+        what = screen.SWEEP_WHAT[point["tab"]]
         settings = f"120x40, {point['size']:,} {what}, clock 10x"
         rows.append(
             Row(
@@ -528,6 +529,26 @@ def run_sweep(opts: Options) -> list[Row]:
                 settings=settings,
             )
         )
+    for r in screen.metrics_sweep(window):
+        settings = (
+            f"120x40, Live tab, 10k rec/s into a jsonl file, {r['metrics']} more metrics (1 per kind), default settings"
+        )
+        rows.append(
+            Row(
+                f"sweep: screen, {r['metrics']} metrics at 10k rec/s: longest gap",
+                r["longest_gap_s"],
+                "s",
+                1 / screen.DEFAULT_HZ,
+                "refresh period",
+                "<= 0.5 s",
+                r["longest_gap_s"] <= 0.5,
+                settings,
+            )
+        )
+        period_ms = 1000 / screen.DEFAULT_HZ
+        rows.append(Row("  record to screen p99", r["p99_ms"], "ms", period_ms, "refresh period", settings=settings))
+        recorder = f"the recorder: {r['recorder_cpu_pct']:.1f}%"
+        rows.append(Row("  CPU of the dashboard", r["cpu_pct"], "%", settings=recorder))
     return rows
 
 

@@ -216,10 +216,12 @@ def demo(cols: int, rows: int, seconds: float, warmup: float = 4.0, speed: float
 class _Writer(threading.Thread):
     """Appends `rate` records/s in 10 ms batches; remembers when each batch was written."""
 
-    def __init__(self, path: Path, rate: int) -> None:
+    def __init__(self, path: Path, rate: int, kinds: int = 0) -> None:
         super().__init__(name="lag-writer", daemon=True)
         self.path = path
         self.per_batch = max(1, rate // 100)
+        self.kinds = kinds
+        """Records cycle through kinds k0..k{kinds-1} (one metric each); 0: all are visits."""
         self.batches: list[tuple[float, int, int]] = []  # (written at, first seq, last seq)
         self.stopping = threading.Event()
 
@@ -233,7 +235,8 @@ class _Writer(threading.Thread):
                 first = seq
                 lines = []
                 for _ in range(self.per_batch):
-                    lines.append(b'{"ts":%.3f,"kind":"visit","seq":%d}\n' % (wall, seq))
+                    kind = b"k%d" % (seq % self.kinds) if self.kinds else b"visit"
+                    lines.append(b'{"ts":%.3f,"kind":"%s","seq":%d}\n' % (wall, kind, seq))
                     seq += 1
                 os.write(fd, b"".join(lines))
                 self.batches.append((time.perf_counter(), first, seq - 1))
@@ -261,17 +264,34 @@ class _Screen:
         self.tail = text[-40:]
 
 
+def extra_metrics(config: Path, metrics: int) -> None:
+    """`metrics` more counters in `config`, metric n counting the records of kind kn."""
+    extra = "".join(
+        f'\n[[metrics]]\nname = "m{n}"\nsource = "feed"\nwhere = {{ kind = "k{n}" }}\n' for n in range(metrics)
+    )
+    config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")
+
+
 def lag(
-    rate: int, seconds: float, warmup: float = 2.0, refresh_hz: float = DEFAULT_HZ, cols: int = 120, rows: int = 40
+    rate: int,
+    seconds: float,
+    warmup: float = 2.0,
+    refresh_hz: float = DEFAULT_HZ,
+    cols: int = 120,
+    rows: int = 40,
+    metrics: int = 0,
 ) -> dict:
+    """Record written -> its effect on screen, at `rate` records/s into a jsonl file. With
+    `metrics`, that many more counters, each fed by one kind of the records."""
     with tempfile.TemporaryDirectory(prefix="warroom-bench-lag-") as tmp:
         directory = Path(tmp)
         log_path = directory / "feed.jsonl"
         log_path.touch()
         config = write_config(directory, log_path, refresh_hz=refresh_hz)
+        extra_metrics(config, metrics)
         term = Terminal.spawn(warroom_argv("--config", str(config)), cols, rows, cwd=tmp, env={"XDG_STATE_HOME": tmp})
         screen = _Screen()
-        writer = _Writer(log_path, rate)
+        writer = _Writer(log_path, rate, kinds=metrics)
         try:
             if term.wait_for("WARROOM", 20) is None:
                 raise RuntimeError("no first frame: " + strip_ansi(term.text())[-500:])
@@ -285,6 +305,7 @@ def lag(
             cpu, nbytes, wall = term.measure(seconds)
             recorder_cpu = cpu_seconds(recorder) - rec0
             window_end = window_start + wall
+            frames = [t for t, _ in list(term.chunks) if window_start <= t < window_end]
             writer.stopping.set()
             writer.join()
             time.sleep(1.5)  # let the last records of the window reach the screen
@@ -327,7 +348,15 @@ def lag(
         "recorder_cpu_pct": 100 * recorder_cpu / wall,
         "bytes_per_s": nbytes / wall,
         "refresh_hz": refresh_hz,
+        "metrics": metrics,
+        "longest_gap_s": longest_gap(frames, window_start, wall),
     }
+
+
+def longest_gap(frames: list[float], start: float, wall: float) -> float:
+    """The longest time in the window with no output at all."""
+    edges = [start, *frames, start + wall]
+    return max(b - a for a, b in zip(edges, edges[1:], strict=False))
 
 
 # --------------------------------------------------------------------------- start-up
@@ -367,10 +396,8 @@ def startup(log_entries: int, runs: int = 3, metrics: int = 0, launch_days_ago: 
         if log_entries:
             fill_store(db, log_entries)
         config = write_config(directory, log_path, db=db)
-        extra = "".join(
-            f'\n[[metrics]]\nname = "m{n}"\nsource = "feed"\nwhere = {{ kind = "k{n}" }}\n' for n in range(metrics)
-        )
-        text = config.read_text(encoding="utf-8") + extra
+        extra_metrics(config, metrics)
+        text = config.read_text(encoding="utf-8")
         if launch_days_ago:
             at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - launch_days_ago * 86400))
             text = text.replace('name = "Bench"', f'name = "Bench"\nat = {at}', 1)
@@ -411,6 +438,15 @@ def floor_startup(runs: int = 3) -> float:
 
 SWEEP_RULES = (10, 200, 1000)
 SWEEP_TICKETS = (100, 10_000, 50_000)
+SWEEP_LOG = (10_000, 100_000)
+SWEEP_LOG_BIG = (*SWEEP_LOG, 1_000_000)
+SWEEP_METRICS = (10, 100, 500)
+SWEEP_KEYS = {"alerts": "2", "support": "4", "log": "5"}
+SWEEP_WHAT = {
+    "alerts": "rules firing, Alerts tab",
+    "support": "open tickets, Support tab",
+    "log": "log entries, Log tab",
+}
 SWEEP_SPEED = 10.0
 """The sweep's simulated clock: ten simulated seconds a real second, so the header's clock
 (to the second) changes at every refresh."""
@@ -497,7 +533,8 @@ class _Feed(threading.Thread):
 
 
 def sweep_point(tab: str, size: int, seconds: float, warmup: float = 4.0, cols: int = 120, rows: int = 40) -> dict:
-    """One size on its tab ("alerts": `size` rules; "support": `size` open tickets)."""
+    """One size on its tab ("alerts": `size` rules; "support": `size` open tickets; "log":
+    `size` log entries)."""
     from warroom.demo.scenario import SimClock
 
     with tempfile.TemporaryDirectory(prefix="warroom-bench-sweep-") as tmp:
@@ -508,6 +545,8 @@ def sweep_point(tab: str, size: int, seconds: float, warmup: float = 4.0, cols: 
         clock = SimClock(time.time(), SWEEP_SPEED, real=time.time)
         if tab == "support":
             fill_tickets(directory / "room.db", size, clock())
+        elif tab == "log":
+            fill_store(directory / "room.db", size)
         term = Terminal.spawn(
             warroom_argv("--config", str(config), "--sim-clock", clock.spec()),
             cols,
@@ -521,7 +560,7 @@ def sweep_point(tab: str, size: int, seconds: float, warmup: float = 4.0, cols: 
                 raise RuntimeError("no first frame: " + strip_ansi(term.text())[-500:])
             recorder = recorder_pid(directory / "room.db")
             feed.start()
-            term.send("2" if tab == "alerts" else "4")
+            term.send(SWEEP_KEYS[tab])
             time.sleep(warmup)
             rec0 = cpu_seconds(recorder)
             start = time.perf_counter()
@@ -532,25 +571,28 @@ def sweep_point(tab: str, size: int, seconds: float, warmup: float = 4.0, cols: 
             feed.stopping.set()
             term.stop()
             stop_recorder(directory / "room.db")
-    edges = [start, *frames, start + wall]
     refreshes = wall * DEFAULT_HZ
     return {
         "tab": tab,
         "size": size,
         "cpu_pct": 100 * cpu / wall,
         "cpu_ms_per_refresh": 1e3 * cpu / refreshes,
-        "longest_gap_s": max(b - a for a, b in zip(edges, edges[1:], strict=False)),
+        "longest_gap_s": longest_gap(frames, start, wall),
         "bytes_per_s": nbytes / wall,
         "recorder_cpu_pct": 100 * recorder_cpu / wall,
         "refresh_period_s": 1 / DEFAULT_HZ,
     }
 
 
-def sweep(seconds: float) -> list[dict]:
+def sweep(seconds: float, big: bool = False) -> list[dict]:
     """Every size of the sweep, smallest first (the smallest is the baseline of each tab)."""
-    return [sweep_point("alerts", n, seconds) for n in SWEEP_RULES] + [
-        sweep_point("support", n, seconds) for n in SWEEP_TICKETS
-    ]
+    sizes = {"alerts": SWEEP_RULES, "support": SWEEP_TICKETS, "log": SWEEP_LOG_BIG if big else SWEEP_LOG}
+    return [sweep_point(tab, n, seconds) for tab, counts in sizes.items() for n in counts]
+
+
+def metrics_sweep(seconds: float, rate: int = 10_000) -> list[dict]:
+    """The Live tab at `rate` records/s with 10, 100 and 500 metrics: lag and longest gap."""
+    return [lag(rate, seconds, metrics=n) for n in SWEEP_METRICS]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -572,12 +614,18 @@ def main(argv: list[str] | None = None) -> None:
         print("startup 100k", startup(100_000))
     if args.only in (None, "sweep"):
         for point in sweep(window):
-            what = "rules firing, Alerts tab" if point["tab"] == "alerts" else "open tickets, Support tab"
+            what = SWEEP_WHAT[point["tab"]]
             print(
                 f"sweep {point['size']:>6,} {what}: {point['cpu_ms_per_refresh']:.1f} ms CPU per refresh "
                 f"({point['cpu_pct']:.1f}% of a core), longest gap {point['longest_gap_s']:.2f} s "
                 f"(refresh period {point['refresh_period_s']:.2f} s), {point['bytes_per_s'] / 1e3:.1f} kB/s; "
                 f"recorder {point['recorder_cpu_pct']:.1f}%"
+            )
+        for r in metrics_sweep(window):
+            print(
+                f"sweep {r['metrics']:>6,} metrics at 10k rec/s, Live tab: lag p99 {r['p99_ms']:.0f} ms, "
+                f"longest gap {r['longest_gap_s']:.2f} s, dashboard {r['cpu_pct']:.1f}%, recorder "
+                f"{r['recorder_cpu_pct']:.1f}%"
             )
 
 
