@@ -198,6 +198,26 @@ def _fill_silence_form(actor: Screen) -> None:
     actor.press("enter")
 
 
+def _assign_to_me(actor: Screen, timeout: float = 10.0) -> None:
+    """`m` on the new ticket, as a person would: if its row is not in the table yet, the
+    screen says "Select a ticket first", and they press again a moment later."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        mark = len(actor.app.output)
+        actor.press("m")
+        answered = time.monotonic()
+        while time.monotonic() - answered < 1.0:
+            actor.app.read_for(0.02)
+            said = actor.app.output[mark:]
+            if b"Select a ticket first" in said:
+                break
+            if b"assigned to" in said:
+                return
+        else:
+            return  # no answer yet: acted() waits for it
+        actor.app.read_for(0.2)
+
+
 def _fill(actor: Screen, key: str, form: str, text: str) -> None:
     actor.open_form(key, form)
     actor.type(text)
@@ -219,7 +239,7 @@ STEPS = {
         "Saved: ticket opened",
         "reward missing for c42",
     ),
-    "ticket assigned": (None, lambda a: a.press("m"), "assigned to {me}", "{me}"),
+    "ticket assigned": (None, _assign_to_me, "assigned to {me}", "{me}"),
     "ack with a note": (
         "2",
         lambda a: _fill(a, "a", "Acknowledge", "looking at the gateway"),
