@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import Static
 
 from warroom import format as fmt
@@ -64,10 +65,7 @@ class Panel(Static):
 
     def show(self, text: Text) -> None:
         lines = len(text.plain.splitlines())
-        # An auto-height panel can be left shorter than its text when its first text arrives
-        # while the screen is still being laid out (seen at start-up, now and then); the
-        # same text would never ask again, so a panel not yet its text's height reflows.
-        short = self._auto_height and self.content_size.width > 0 and self.content_size.height != lines
+        short = self._short_of(lines)
         if self._shown is None or text != self._shown or short:
             # A reflow of the whole screen is the main cost of an update: only ask for one
             # when the panel's height may change.
@@ -75,10 +73,19 @@ class Panel(Static):
             self._shown = text
             self.update(text, layout=relayout)
 
-    @property
-    def _auto_height(self) -> bool:
-        height = self.styles.height
-        return height is not None and height.is_auto
+    def _short_of(self, lines: int) -> bool:
+        """Whether this auto-height panel is laid out shorter than `lines` of text, and not
+        because its max-height holds it. Its first text can arrive while the screen is still
+        being laid out at start-up, and the reflow it asked for is then lost now and then;
+        the same text never asks again, so the box would stay short."""
+        height, size = self.styles.height, self.content_size
+        if height is None or not height.is_auto or not size.width or size.height >= lines:
+            return False
+        cap = self.styles.max_height
+        if cap is None:
+            return True
+        container = self.parent.size if isinstance(self.parent, Widget) else self.app.size
+        return self.outer_size.height < cap.resolve(container, self.app.size)
 
 
 @dataclass(frozen=True, slots=True)
